@@ -1,0 +1,73 @@
+import { Construct } from 'constructs';
+import { ISTIO_NAMESPACE } from '../topology/model';
+import { NETWORK_LABEL } from './istio-namespace';
+import { IstioOperator } from './istio-operator';
+import { SyncWave, syncWave } from './sync-waves';
+
+/** Props of the east-west gateway. */
+export interface EastWestGatewayProps {
+  /** The network this gateway serves; becomes `topology.istio.io/network`. */
+  readonly network: string;
+  /**
+   * Service type of the gateway.
+   * @default 'LoadBalancer'
+   */
+  readonly serviceType?: string;
+}
+
+/**
+ * The east-west gateway, as `samples/multicluster/gen-eastwest-gateway.sh --network <network>` writes it:
+ * gateway `istio-eastwestgateway` with ports 15021 (status), 15443 (mTLS), 15012 (istiod), 15017 (webhook).
+ * istiod finds it by the `topology.istio.io/network` label on its Service.
+ *
+ * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/#install-the-east-west-gateway-in-cluster1
+ */
+export class EastWestGateway extends Construct {
+  public static readonly FILE = 'eastwest-gateway.yaml';
+  /** The selector label value of the gateway pods (`istio: eastwestgateway`). */
+  public static readonly SELECTOR = 'eastwestgateway';
+
+  constructor(scope: Construct, id: string, props: EastWestGatewayProps) {
+    super(scope, id);
+    const service: Record<string, unknown> = {
+      ports: [
+        { name: 'status-port', port: 15021, targetPort: 15021 },
+        { name: 'tls', port: 15443, targetPort: 15443 },
+        { name: 'tls-istiod', port: 15012, targetPort: 15012 },
+        { name: 'tls-webhook', port: 15017, targetPort: 15017 },
+      ],
+    };
+    if (props.serviceType && props.serviceType !== 'LoadBalancer') service.type = props.serviceType;
+    new IstioOperator(this, 'Resource', {
+      name: 'eastwest',
+      namespace: ISTIO_NAMESPACE,
+      annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE),
+      spec: {
+        revision: '',
+        profile: 'empty',
+        components: {
+          ingressGateways: [
+            {
+              name: 'istio-eastwestgateway',
+              label: {
+                istio: EastWestGateway.SELECTOR,
+                app: 'istio-eastwestgateway',
+                [NETWORK_LABEL]: props.network,
+              },
+              enabled: true,
+              k8s: {
+                // traffic through this gateway should be routed inside the network
+                env: [{ name: 'ISTIO_META_REQUESTED_NETWORK_VIEW', value: props.network }],
+                service,
+              },
+            },
+          ],
+        },
+        values: {
+          gateways: { 'istio-ingressgateway': { injectionTemplate: 'gateway' } },
+          global: { network: props.network },
+        },
+      },
+    });
+  }
+}

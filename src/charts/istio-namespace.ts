@@ -1,0 +1,33 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { ISTIO_NAMESPACE } from '../topology/model';
+import { SyncWave, syncWave } from './sync-waves';
+
+/** Label that sets the default network of every workload in a cluster. */
+export const NETWORK_LABEL = 'topology.istio.io/network';
+
+/** Props of the `istio-system` Namespace. */
+export interface IstioNamespaceProps {
+  /**
+   * The cluster's network; set as the `topology.istio.io/network` label.
+   * @default - no label (single-network mesh)
+   * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/
+   */
+  readonly network?: string;
+}
+
+/** The `istio-system` Namespace, labelled with the cluster's network in a multi-network mesh. */
+export class IstioNamespace extends Construct {
+  public static readonly FILE = 'namespace.yaml';
+
+  constructor(scope: Construct, id: string, props: IstioNamespaceProps) {
+    super(scope, id);
+    new kplus.Namespace(this, 'Resource', {
+      metadata: {
+        name: ISTIO_NAMESPACE,
+        labels: props.network ? { [NETWORK_LABEL]: props.network } : undefined,
+        annotations: syncWave(SyncWave.NAMESPACE),
+      },
+    });
+  }
+}

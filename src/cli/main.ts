@@ -1,0 +1,97 @@
+import yargs from 'yargs';
+import { CheckFailed, InputError } from '../errors';
+import { prepCommand } from './prep';
+import { sealTokenCommand } from './seal-token';
+import { synthCommand } from './synth';
+import { teardownCommand } from './teardown';
+
+/** Exit codes (SPEC §3). */
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+/** A bug in meshgen (not the user's input). */
+export const EXIT_INTERNAL = 3;
+
+/** Streams a command writes to; tests pass their own. */
+export interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+/** What a command handler gets: the streams, and the exit code it may set. */
+export interface Ctx extends Io {
+  exitCode: number;
+}
+
+/**
+ * Runs the meshgen CLI and resolves to its exit code. The one place that turns errors into messages:
+ * bad input → exit 2 with one line per problem (stack trace only with --debug), --check / --frozen /
+ * validation failures → exit 1.
+ */
+export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+  const debug = argv.includes('--debug');
+  const ctx: Ctx = { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, exitCode: EXIT_OK };
+  let usageError: string | undefined;
+  const parser = yargs([...argv])
+    .scriptName('meshgen')
+    .usage('$0 <command> [options]\n\nTurns topology.yaml into a GitOps repository for an Istio multicluster mesh.')
+    .option('workdir', { type: 'string', default: '.', describe: 'Work directory holding topology.yaml, base.yaml, certs/ (default: current directory)', global: true })
+    .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces of errors', global: true })
+    .command(prepCommand(ctx))
+    .command(synthCommand(ctx))
+    .command(sealTokenCommand(ctx))
+    .command(teardownCommand(ctx))
+    .demandCommand(1, 'Name a command; see meshgen --help')
+    .recommendCommands()
+    .strict()
+    .env('MESHGEN')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns ?? 120))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  try {
+    await parser.parseAsync();
+    if (usageError !== undefined) {
+      io.stderr.write(`meshgen: ${usageError}\nRun "meshgen --help" for usage.\n`);
+      return EXIT_BAD_INPUT;
+    }
+    return ctx.exitCode;
+  } catch (e) {
+    return report(e, io, debug);
+  }
+}
+
+function report(e: unknown, io: Io, debug: boolean): number {
+  if (e instanceof InputError) {
+    io.stderr.write(`${e.problems.length === 1 ? 'error' : `${e.problems.length} errors`}:\n`);
+    for (const line of e.message.split('\n')) io.stderr.write(`  ${line}\n`);
+    if (debug) io.stderr.write(`${e.stack}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (e instanceof CheckFailed) {
+    io.stderr.write(`${e.message}\n`);
+    if (debug) io.stderr.write(`${e.stack}\n`);
+    return EXIT_CHECK_FAILED;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && err.syscall) {
+    io.stderr.write(`error: ${err.path ?? ''}: ${err.syscall} failed (${err.code}); check the path and its permissions\n`);
+    if (debug) io.stderr.write(`${err.stack}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  io.stderr.write(`meshgen: internal error: ${err?.message ?? String(e)}\n`);
+  io.stderr.write(debug ? `${err?.stack}\n` : 'Run again with --debug for the stack trace, and please report it.\n');
+  return EXIT_INTERNAL;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,45 @@
+import type { CommandModule } from 'yargs';
+import { InputError } from '../errors';
+import { prep } from '../prep';
+import { type GlobalArgs, workdirOf } from './common';
+import type { Ctx } from './main';
+
+interface PrepArgs extends GlobalArgs {
+  readonly 'mesh-id'?: string;
+  readonly org?: string;
+  readonly force: boolean;
+  readonly 'key-size': number;
+  readonly days: number;
+}
+
+/** `meshgen prep`: root CA, base.yaml, topology.yaml and .gitignore, each only where absent. */
+export function prepCommand(io: Ctx): CommandModule<GlobalArgs, PrepArgs> {
+  return {
+    command: 'prep',
+    describe: 'Create the root CA, base.yaml, topology.yaml and .gitignore lines (only what is absent)',
+    builder: (y) =>
+      y
+        .option('mesh-id', { type: 'string', describe: 'Mesh ID (or env MESH_ID)' })
+        .option('org', { type: 'string', describe: 'Organisation of the CA certificates (or env ORG_NAME)' })
+        .option('force', { type: 'boolean', default: false, describe: 'Replace an existing root CA (every intermediate must then be reissued)' })
+        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the root CA' })
+        .option('days', { type: 'number', default: 3650, describe: 'Validity of the root CA in days' })
+        .example('$0 prep --mesh-id mymesh --org example.com', 'start a mesh in the current directory')
+        .example('MESH_ID=mymesh ORG_NAME=example.com $0 prep', 'the same, with the environment variables of the original setup-mesh.sh') as never,
+    handler: async (args) => {
+      const workdir = workdirOf(args);
+      const meshId = args['mesh-id'] ?? process.env.MESH_ID;
+      const org = args.org ?? process.env.ORG_NAME;
+      const missing = [
+        ...(meshId ? [] : [{ file: 'command line', message: 'the mesh ID is missing', fix: 'pass --mesh-id <id> or set MESH_ID' }]),
+        ...(org ? [] : [{ file: 'command line', message: 'the organisation is missing', fix: 'pass --org <name> or set ORG_NAME' }]),
+      ];
+      if (missing.length > 0) throw new InputError(missing);
+      const result = await prep({ workdir, meshId: meshId as string, org: org as string, force: args.force, keySize: args['key-size'], days: args.days });
+      for (const f of result.created) io.stdout.write(`created  ${f}\n`);
+      for (const f of result.kept) io.stdout.write(`kept     ${f} (exists)\n`);
+      for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
+      if (result.created.length > 0) io.stdout.write('next: list your clusters in topology.yaml, then run `meshgen synth`\n');
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export * from './keys';
+export * from './certificate';
+export * from './ca';
+export * from './store';

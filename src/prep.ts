@@ -1,0 +1,144 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from './errors';
+import { writeFileAtomic } from './fs-util';
+import { CertStore, createRootCa } from './pki';
+import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
+import { LABEL_VALUE } from './topology/schema';
+
+/** Options of `prep`. */
+export interface PrepOptions {
+  readonly workdir: string;
+  readonly meshId: string;
+  readonly org: string;
+  /** Replace an existing root CA. */
+  readonly force?: boolean;
+  readonly keySize?: number;
+  readonly days?: number;
+}
+
+/** What prep did. */
+export interface PrepResult {
+  readonly created: string[];
+  readonly kept: string[];
+  readonly warnings: string[];
+}
+
+/** Lines prep makes sure .gitignore has: private keys and kept tokens never reach git. */
+export const GITIGNORE_LINES = [
+  '# meshgen: private keys and reader tokens stay on this machine',
+  'certs/root-key.pem',
+  'certs/*/ca-key.pem',
+  'certs/*/reader-token',
+  '# meshgen: leftovers of an interrupted synth',
+  '.dist.meshgen-*',
+];
+
+/** The JSON Schema of topology.yaml shipped with meshgen. */
+export const SCHEMA_PATH = path.resolve(__dirname, '..', '..', 'schema', 'topology.schema.json');
+
+/**
+ * Creates, only where absent, what a new mesh needs: the root CA, base.yaml, topology.yaml and the
+ * .gitignore lines. Re-running changes nothing; replacing an existing root needs `force`.
+ */
+export async function prep(opts: PrepOptions): Promise<PrepResult> {
+  const problems = [];
+  if (!new RegExp(LABEL_VALUE).test(opts.meshId) || opts.meshId.length > 63) {
+    problems.push({ file: 'command line', path: '--mesh-id', message: `${JSON.stringify(opts.meshId)} is not a valid mesh ID`, fix: 'use letters, digits, "-", "_" or "."' });
+  }
+  if (opts.org.trim() === '') problems.push({ file: 'command line', path: '--org', message: 'the organisation is empty', fix: 'pass --org <name>' });
+  if (problems.length > 0) throw new InputError(problems);
+
+  const created: string[] = [];
+  const kept: string[] = [];
+  const warnings: string[] = [];
+  const { workdir } = opts;
+
+  // Root CA.
+  const store = new CertStore(workdir);
+  const hasRoot = fs.existsSync(path.join(workdir, 'certs', 'root-cert.pem'));
+  if (hasRoot && !opts.force) {
+    store.readRoot(); // validates what is there
+    kept.push('certs/root-cert.pem');
+    if (store.hasRootKey()) kept.push('certs/root-key.pem');
+  } else {
+    const root = await createRootCa({ org: opts.org, keySize: opts.keySize, days: opts.days });
+    store.writeRoot(root);
+    created.push('certs/root-cert.pem', 'certs/root-key.pem');
+    if (hasRoot) {
+      warnings.push(
+        'the root CA was replaced (--force): existing intermediates no longer chain to it; delete certs/<cluster>/ of every cluster ' +
+          'and run synth to reissue them (workloads must then be restarted; see the README on root rotation)',
+      );
+    }
+  }
+
+  const writeIfAbsent = (file: string, content: string) => {
+    const abs = path.join(workdir, file);
+    if (fs.existsSync(abs)) kept.push(file);
+    else {
+      writeFileAtomic(abs, content);
+      created.push(file);
+    }
+  };
+  writeIfAbsent(BASE_FILE, baseTemplate());
+  writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH)));
+
+  // .gitignore: append the lines that are missing.
+  const gi = path.join(workdir, '.gitignore');
+  const current = fs.existsSync(gi) ? fs.readFileSync(gi, 'utf8') : '';
+  const have = new Set(current.split(/\r?\n/));
+  const missing = GITIGNORE_LINES.filter((l) => !have.has(l));
+  if (missing.some((l) => !l.startsWith('#'))) {
+    const sep = current === '' || current.endsWith('\n') ? '' : '\n';
+    writeFileAtomic(gi, `${current}${sep}${missing.join('\n')}\n`);
+    (current === '' ? created : kept).push(current === '' ? '.gitignore' : '.gitignore (private-key lines added)');
+  } else kept.push('.gitignore');
+  return { created, kept, warnings };
+}
+
+function baseTemplate(): string {
+  return `# base.yaml: the IstioOperator shared by every cluster of the mesh.
+# meshgen merges per cluster, over this file: values.global.meshID, values.global.multiCluster.clusterName
+# and values.global.network (do not set them here; synth warns and overrides them).
+# Note: IstioOperator objects are read by istioctl (\`istioctl install -f\`) and by an IstioOperator controller;
+# Istio 1.24+ has no in-cluster operator, see the README.
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  profile: default
+  # hub: docker.io/istio
+  # tag: 1.30.3
+  # meshConfig:
+  #   accessLogFile: /dev/stdout
+  # values:
+  #   pilot:
+  #     env:
+  #       PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION: "true"
+`;
+}
+
+function topologyTemplate(meshId: string, org: string, schema: string): string {
+  return `# yaml-language-server: $schema=${schema}
+# topology.yaml: the clusters (kube contexts) of the mesh and their networks.
+# Example, the mesh of Istio's original "Simplified Multicluster Install":
+#
+# mesh_id: mymeshname
+# contexts:
+#   context-east-1:
+#     network: network-east
+#   context-east-2:
+#     network: network-east
+#   context-west-1:
+#     network: network-west
+#
+# Optional per context: cluster (Istio clusterName; default the context name), server and
+# certificateAuthorityData (API server, for remote secrets; \`meshgen discover\` fills them),
+# sealingCert (Sealed Secrets controller certificate; default sealing-certs/<cluster>.pem).
+# See the README's topology reference.
+mesh_id: ${meshId}
+org: ${JSON.stringify(org)}
+contexts:
+# add your clusters here
+`;
+}

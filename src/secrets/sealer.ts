@@ -1,0 +1,63 @@
+import { ISTIO_NAMESPACE } from '../topology/model';
+import { sealingLabel, sealValue } from './kubeseal';
+import { type ClusterSeals, fingerprint } from './sealed-store';
+import type { SealingCert } from './sealing-cert';
+
+/** Something that needs new keys or sealing, which `--frozen` and `--check` refuse to do. */
+export interface Need {
+  readonly what: string;
+  readonly why: string;
+}
+
+/**
+ * Seals values for one cluster, reusing committed ciphertext: a value is sealed again only when what
+ * was sealed changed (its fingerprint differs) or the sealing certificate changed.
+ */
+export class Sealer {
+  /** Values sealed by this sealer. */
+  public sealed = 0;
+
+  /**
+   * @param seals the cluster's store, reset first when it was sealed with another certificate
+   * @param cert the cluster's sealing certificate
+   * @param frozen record a Need instead of sealing
+   * @param needs where Needs are recorded
+   */
+  constructor(
+    private readonly seals: ClusterSeals,
+    private readonly cert: SealingCert,
+    private readonly frozen: boolean,
+    private readonly needs: Need[],
+  ) {
+    if (seals.sealingCert !== cert.fingerprint) {
+      if (seals.size > 0 && frozen) {
+        needs.push({ what: `sealed/${seals.cluster}.yaml`, why: 'the sealing certificate changed; every value must be sealed again' });
+      }
+      seals.reset(cert.fingerprint);
+    }
+  }
+
+  /**
+   * The sealed value of `secret`/`key` in istio-system.
+   *
+   * @param fpInput what identifies the value (the value itself, or for a private key its certificate);
+   *   undefined when unknown here, in which case a committed value is trusted as is
+   * @param plaintext the value, when this machine has it
+   * @returns the ciphertext, or undefined when there is none and it cannot be made here
+   */
+  public resolve(secret: string, key: string, fpInput: string | undefined, plaintext: string | undefined): string | undefined {
+    const label = sealingLabel(ISTIO_NAMESPACE, secret).toString();
+    const entry = this.seals.get(secret, key);
+    const fp = fpInput === undefined ? undefined : fingerprint(label, key, fpInput);
+    if (entry && (fp === undefined || entry.sha256 === fp)) return entry.value;
+    if (plaintext === undefined || fp === undefined) return undefined;
+    if (this.frozen) {
+      this.needs.push({ what: `sealed/${this.seals.cluster}.yaml ${secret}/${key}`, why: entry ? 'the value changed' : 'not sealed yet' });
+      return undefined;
+    }
+    const value = sealValue(this.cert, ISTIO_NAMESPACE, secret, plaintext);
+    this.seals.set(secret, key, { sha256: fp, value });
+    this.sealed++;
+    return value;
+  }
+}

@@ -1,0 +1,222 @@
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'cdk8s';
+import { CACERTS_KEYS, CaCerts, type CaCertsKey } from './charts/ca-certs';
+import { ClusterChart, type SealedRemoteSecret } from './charts/cluster-chart';
+import { CheckFailed, InputError } from './errors';
+import { type Logger, quietLogger } from './log';
+import { renderKustomization, renderManifests } from './output/render';
+import { diffTrees, isClean, readTree, recoverTree, type Tree, type TreeDiff, writeTree } from './output/tree';
+import { CertStore, type IntermediatePublic } from './pki';
+import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
+import { type Need, Sealer } from './secrets/sealer';
+import { loadMeshSealingCerts } from './secrets/mesh-certs';
+import type { SealingCert } from './secrets/sealing-cert';
+import { readKeptToken } from './secrets/tokens';
+import { type BaseOperator, loadBase, loadTopology, TOPOLOGY_FILE, type Warning } from './topology/load';
+import { type Cluster, remoteSecretName, remoteSecretPeers } from './topology/model';
+
+/** The output directory, relative to the work directory. */
+export const DIST_DIR = 'dist';
+
+/** Options of a synth run. */
+export interface SynthOptions {
+  /** The work directory holding topology.yaml, base.yaml, certs/ and sealed/. */
+  readonly workdir: string;
+  /** Write nothing; report what would change. */
+  readonly check?: boolean;
+  /** Never create keys or seal; fail if something needs it. */
+  readonly frozen?: boolean;
+  /** Fail (rather than warn) when remote secrets are omitted because tokens are not sealed yet. */
+  readonly strict?: boolean;
+  /** The current time (sealing-certificate expiry). */
+  readonly now?: Date;
+  /** Progress and warnings. */
+  readonly log?: Logger;
+}
+
+/** What a synth run did (or, with `check`, would do). */
+export interface SynthResult {
+  /** Changes to `dist/` and `sealed/`, paths relative to the work directory. */
+  readonly diff: TreeDiff;
+  /** Clusters whose intermediate CA was created. */
+  readonly createdIntermediates: readonly string[];
+  /** Number of values sealed in this run. */
+  readonly sealed: number;
+  /** Warnings printed. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Validates the inputs, creates missing intermediate CAs, seals what changed, and writes `dist/` and `sealed/`
+ * (inputs → model → constructs → files).
+ */
+export async function synth(opts: SynthOptions): Promise<SynthResult> {
+  const log = opts.log ?? quietLogger();
+  const workdir = path.resolve(opts.workdir);
+  const noWork = Boolean(opts.frozen || opts.check);
+  const distRoot = path.join(workdir, DIST_DIR);
+  if (!opts.check) recoverTree(distRoot);
+
+  // 1. Inputs.
+  const mesh = loadTopology(workdir);
+  const base = loadBase(workdir);
+  const warnings: string[] = base.warnings.map(formatWarning);
+  const certs = loadMeshSealingCerts(workdir, mesh, opts.now ?? new Date());
+  const certStore = new CertStore(workdir);
+  const root = certStore.readRoot();
+  if (!root) {
+    throw new InputError({ file: 'certs/root-cert.pem', message: 'the root CA is missing', fix: 'run `meshgen prep --mesh-id <id> --org <org>`' });
+  }
+
+  // 2. Intermediate CAs.
+  const needs: Need[] = [];
+  const missingCa = mesh.clusters.filter((c) => !fs.existsSync(path.join(workdir, 'certs', c.name, 'ca-cert.pem')));
+  if (noWork) {
+    for (const c of missingCa) needs.push({ what: `certs/${c.name}/`, why: `the intermediate CA of ${c.name} does not exist yet` });
+  }
+  const org = mesh.org ?? organisationOf(root.certPem);
+  const { created, intermediates } = await certStore.ensureIntermediates(
+    mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
+    {
+      org,
+      allowCreate: !noWork,
+      onProgress: (done, total) => log.progress(`creating intermediate CAs: ${done}/${total}`),
+    },
+  );
+  if (created.length > 0) log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
+
+  // 3. Sealed values: reuse what is committed, seal what changed.
+  const store = new SealedStore(workdir);
+  const seals = new Map<string, ClusterSeals>();
+  const sealers: Sealer[] = [];
+  const unsealedTokens = new Map<string, Cluster>();
+  const noServer = new Map<string, Cluster>();
+  const tokens = new Map<string, string | undefined>();
+  const tokenOf = (c: Cluster) => {
+    if (!tokens.has(c.name)) tokens.set(c.name, readKeptToken(workdir, c.name));
+    return tokens.get(c.name);
+  };
+  const charts: { cluster: Cluster; cacerts: Record<CaCertsKey, string>; remoteSecrets: SealedRemoteSecret[] }[] = [];
+
+  for (const cluster of mesh.clusters) {
+    const cert = certs.get(cluster.name) as SealingCert;
+    const cs = store.load(cluster.name);
+    seals.set(cluster.name, cs);
+    const sealer = new Sealer(cs, cert, noWork, needs);
+    sealers.push(sealer);
+    const resolve = sealer.resolve.bind(sealer);
+
+    // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
+    // checked when the intermediate is read), so CI can tell the committed ciphertext is current without the key.
+    const ca = intermediates.get(cluster.name);
+    const cacerts = {} as Record<CaCertsKey, string>;
+    if (ca) {
+      const files: Record<CaCertsKey, { fp: string; plain: string | undefined }> = {
+        'ca-cert.pem': { fp: ca.caCertPem, plain: ca.caCertPem },
+        'ca-key.pem': { fp: ca.caCertPem, plain: ca.caKeyPem },
+        'cert-chain.pem': { fp: ca.certChainPem, plain: ca.certChainPem },
+        'root-cert.pem': { fp: ca.rootCertPem, plain: ca.rootCertPem },
+      };
+      for (const key of CACERTS_KEYS) {
+        const v = resolve(CaCerts.NAME, key, files[key].fp, files[key].plain);
+        if (v === undefined && !noWork) {
+          throw new InputError({
+            file: `certs/${cluster.name}/ca-key.pem`,
+            message: `is absent, and cacerts of ${cluster.name} must be (re)sealed`,
+            fix: `run synth where certs/${cluster.name}/ca-key.pem is present, or delete certs/${cluster.name}/ to issue a new intermediate`,
+          });
+        }
+        if (v !== undefined) cacerts[key] = v;
+      }
+    }
+
+    const remoteSecrets: SealedRemoteSecret[] = [];
+    for (const peer of remoteSecretPeers(mesh, cluster)) {
+      if (!peer.server || !peer.certificateAuthorityData) {
+        noServer.set(peer.name, peer);
+        continue;
+      }
+      const token = tokenOf(peer);
+      const sealedToken = resolve(remoteSecretName(peer.name), peer.name, token, token);
+      if (sealedToken === undefined) {
+        if (token === undefined) unsealedTokens.set(peer.name, peer);
+        continue;
+      }
+      remoteSecrets.push({ peer, server: peer.server, certificateAuthorityData: peer.certificateAuthorityData, sealedToken });
+    }
+    const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
+    cs.retain((secret) => wanted.has(secret));
+    if (ca && Object.keys(cacerts).length === CACERTS_KEYS.length) charts.push({ cluster, cacerts, remoteSecrets });
+  }
+
+  if (needs.length > 0) {
+    const flag = opts.check ? '--check' : '--frozen';
+    throw new CheckFailed(
+      [
+        `${flag}: these need new keys or sealing, which ${flag} does not do:`,
+        ...needs.map((n) => `  ${n.what}: ${n.why}`),
+        'Run `npm run synth` where certs/root-key.pem and the private keys are present, and commit the result.',
+      ].join('\n'),
+    );
+  }
+  if (noServer.size > 0) {
+    warnings.push(
+      `remote secrets for ${[...noServer.keys()].join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
+        'run `meshgen discover` or set them',
+    );
+  }
+  if (unsealedTokens.size > 0) {
+    const list = [...unsealedTokens.values()];
+    const msg =
+      `remote secrets for ${list.map((c) => c.name).join(', ')} are omitted until their reader tokens are sealed; for each, run: ` +
+      list.map((c) => `meshgen seal-token --context ${c.context} --token-file <file>`).join('; ');
+    if (opts.strict) throw new CheckFailed(`--strict: ${msg}`);
+    warnings.push(msg);
+  }
+
+  // 4. Constructs → files.
+  const next: Tree = new Map();
+  const app = new App({ outdir: distRoot });
+  for (const c of charts) {
+    const chart = new ClusterChart(app, c.cluster.name, { mesh, cluster: c.cluster, base: base.spec, cacerts: c.cacerts, remoteSecrets: c.remoteSecrets });
+    const files = chart.files();
+    for (const [file, objects] of files) next.set(`clusters/${c.cluster.name}/${file}`, renderManifests(objects));
+    next.set(`clusters/${c.cluster.name}/kustomization.yaml`, renderKustomization([...files.keys()]));
+  }
+
+  // 5. Compare or write.
+  const current = readTree(distRoot);
+  const distDiff = diffTrees(current, next);
+  const storeNext = new Map<string, string>();
+  const storeCurrent = new Map<string, string>();
+  for (const name of store.list()) storeCurrent.set(SealedStore.fileOf(name), fs.readFileSync(path.join(workdir, SealedStore.fileOf(name)), 'utf8'));
+  for (const cs of seals.values()) storeNext.set(SealedStore.fileOf(cs.cluster), cs.render());
+  const storeDiff = diffTrees(storeCurrent, storeNext);
+  const diff: TreeDiff = {
+    added: [...storeDiff.added, ...distDiff.added.map((p) => `${DIST_DIR}/${p}`)],
+    changed: [...storeDiff.changed, ...distDiff.changed.map((p) => `${DIST_DIR}/${p}`)],
+    removed: [...storeDiff.removed, ...distDiff.removed.map((p) => `${DIST_DIR}/${p}`)],
+  };
+  for (const w of warnings) log.warn(w);
+  if (!opts.check) {
+    for (const cs of seals.values()) if (storeDiff.added.includes(SealedStore.fileOf(cs.cluster)) || storeDiff.changed.includes(SealedStore.fileOf(cs.cluster))) store.save(cs);
+    for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
+    if (!isClean(distDiff) || !fs.existsSync(distRoot)) writeTree(distRoot, current, next);
+  }
+  return { diff, createdIntermediates: created, sealed: sealers.reduce((n, x) => n + x.sealed, 0), warnings };
+}
+
+/** The O= of a certificate's subject: intermediates get the root's organisation unless topology sets `org`. */
+function organisationOf(certPem: string): string {
+  const subject = new X509Certificate(certPem).subject;
+  const o = subject.split('\n').find((l) => l.startsWith('O='));
+  return o ? o.slice(2) : 'Istio';
+}
+
+function formatWarning(w: Warning): string {
+  return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.path ? `${w.path}: ` : ''}${w.message}`;
+}
+
+export type { BaseOperator, IntermediatePublic };

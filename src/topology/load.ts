@@ -1,0 +1,252 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError, type Problem, show } from '../errors';
+import { type Cluster, type Installer, type Mesh, type Role, type SecretsProvider } from './model';
+import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
+import { validateAgainstSchema } from './validate';
+import { YamlSource } from './yaml-source';
+
+export const TOPOLOGY_FILE = 'topology.yaml';
+export const BASE_FILE = 'base.yaml';
+
+/** A warning about input that works but is probably not what the user meant. */
+export interface Warning {
+  readonly file: string;
+  readonly path?: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+interface RawContext {
+  network: string;
+  cluster?: string;
+  role?: Role;
+  primary?: string;
+  server?: string;
+  certificateAuthorityData?: string;
+  eastWestGateway?: { address?: string; serviceType?: string };
+  sealingCert?: string;
+}
+
+interface RawTopology {
+  mesh_id: string;
+  org?: string;
+  trustDomain?: string;
+  istio?: { installer?: Installer; version?: string; revision?: string; hub?: string };
+  secrets?: { provider?: SecretsProvider };
+  gitops?: { repoURL?: string; targetRevision?: string; path?: string };
+  contexts: Record<string, RawContext> | null;
+}
+
+/** Reads a required input file, turning a missing or unreadable file into an InputError. */
+export function readInput(workdir: string, file: string, fix: string): string {
+  try {
+    return fs.readFileSync(path.join(workdir, file), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError({ file, message: code === 'ENOENT' ? `not found in ${workdir}` : `cannot be read (${code})`, fix });
+  }
+}
+
+/**
+ * Loads and validates topology.yaml into a frozen Mesh. Every problem is collected and reported at once.
+ */
+export function loadTopology(workdir: string): Mesh {
+  const text = readInput(workdir, TOPOLOGY_FILE, 'run `meshgen prep --mesh-id <id> --org <org>` or pass --workdir');
+  return parseTopology(text);
+}
+
+/** Validates the text of a topology.yaml (see loadTopology). */
+export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
+  const src = YamlSource.parse(file, text);
+  const data = src.toJS();
+  const problems: Problem[] = [];
+  if (data === null || data === undefined) {
+    throw new InputError({ file, message: 'the file is empty', fix: 'start from `meshgen prep`, or write mesh_id: and contexts:' });
+  }
+  const raw = data as RawTopology;
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && raw.contexts === null) {
+    problems.push(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context, e.g. `  my-context:\\n    network: network1`'));
+    raw.contexts = {};
+  }
+  for (const v of validateAgainstSchema(raw, TOPOLOGY_SCHEMA)) problems.push(src.problem(v.path, v.message, v.fix, v.atKey));
+  if (problems.length > 0) throw new InputError(problems);
+
+  const contexts = Object.entries(raw.contexts ?? {});
+  if (contexts.length === 0) {
+    throw new InputError(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context'));
+  }
+
+  // Cluster names: explicit, or the context name, which must then be a DNS-1123 label.
+  const byName = new Map<string, string>();
+  const byContext = new Map<string, string>();
+  for (const [ctx, c] of contexts) {
+    const name = c.cluster ?? ctx;
+    if (c.cluster === undefined && !new RegExp(DNS1123_LABEL).test(ctx)) {
+      problems.push(
+        src.problem(
+          ['contexts', ctx],
+          `context name ${show(ctx)} cannot be used as the cluster name (not a DNS-1123 label)`,
+          'add `cluster: <name>` (lowercase letters, digits and "-") to this context, or run `meshgen discover`',
+          true,
+        ),
+      );
+      continue;
+    }
+    const other = byName.get(name);
+    if (other !== undefined) {
+      problems.push(
+        src.problem(
+          ['contexts', ctx, ...(c.cluster !== undefined ? ['cluster'] : [])],
+          `cluster name ${show(name)} is already used by context ${show(other)}`,
+          'give each context its own `cluster:` name',
+          c.cluster === undefined,
+        ),
+      );
+    }
+    byName.set(name, ctx);
+    byContext.set(ctx, name);
+  }
+
+  // Roles.
+  for (const [ctx, c] of contexts) {
+    const role = c.role ?? 'primary';
+    if (role === 'primary' && c.primary !== undefined) {
+      problems.push(src.problem(['contexts', ctx, 'primary'], `a primary cluster has no primary (got ${show(c.primary)})`, 'remove `primary:`, or set `role: remote`'));
+    }
+    if (role === 'remote') {
+      problems.push(
+        src.problem(
+          ['contexts', ctx, 'role'],
+          'primary-remote meshes (role: remote) are not supported by this version of meshgen',
+          'use role: primary (multi-primary); primary-remote support is tracked as a separate issue',
+        ),
+      );
+    }
+  }
+
+  const installer = raw.istio?.installer ?? 'operator';
+  if (installer !== 'operator') {
+    problems.push(
+      src.problem(['istio', 'installer'], `installer ${show(installer)} is not supported by this version of meshgen`, 'use installer: operator'),
+    );
+  }
+  const provider = raw.secrets?.provider ?? 'sealed-secrets';
+  if (provider !== 'sealed-secrets') {
+    problems.push(
+      src.problem(['secrets', 'provider'], `provider ${show(provider)} is not supported by this version of meshgen`, 'use provider: sealed-secrets'),
+    );
+  }
+  if (problems.length > 0) throw new InputError(problems);
+
+  const clusters: Cluster[] = contexts
+    .map(([ctx, c]): Cluster => {
+      const name = byContext.get(ctx) as string;
+      return Object.freeze({
+        context: ctx,
+        name,
+        network: c.network,
+        role: c.role ?? 'primary',
+        primary: c.primary,
+        server: c.server,
+        certificateAuthorityData: c.certificateAuthorityData?.replace(/\s+/g, ''),
+        eastWestGateway: Object.freeze({ address: c.eastWestGateway?.address, serviceType: c.eastWestGateway?.serviceType ?? 'LoadBalancer' }),
+        sealingCert: c.sealingCert ?? `sealing-certs/${name}.pem`,
+      });
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  return Object.freeze({
+    meshId: raw.mesh_id,
+    org: raw.org,
+    trustDomain: raw.trustDomain ?? 'cluster.local',
+    istio: Object.freeze({ installer, version: raw.istio?.version, revision: raw.istio?.revision, hub: raw.istio?.hub }),
+    secrets: Object.freeze({ provider }),
+    gitops: Object.freeze({
+      repoURL: raw.gitops?.repoURL,
+      targetRevision: raw.gitops?.targetRevision ?? 'main',
+      path: (raw.gitops?.path ?? 'dist').replace(/\/+$/, ''),
+    }),
+    clusters: Object.freeze(clusters),
+    networks: Object.freeze([...new Set(clusters.map((c) => c.network))].sort()),
+  });
+}
+
+/** The shared IstioOperator of base.yaml. */
+export interface BaseOperator {
+  /** `spec` of base.yaml (may be empty). */
+  readonly spec: Record<string, unknown>;
+  /** metadata.name and friends are ignored: meshgen names its objects. */
+  readonly warnings: readonly Warning[];
+}
+
+/** Fields meshgen sets per cluster; base.yaml must not set them (it would be overridden). */
+const OVERRIDDEN: readonly (readonly string[])[] = [
+  ['values', 'global', 'meshID'],
+  ['values', 'global', 'multiCluster', 'clusterName'],
+  ['values', 'global', 'network'],
+];
+
+/** Values of the original 2020 base.yaml that current Istio no longer knows. */
+const REMOVED: readonly { path: readonly string[]; why: string }[] = [
+  { path: ['values', 'security', 'selfSigned'], why: 'removed from Istio (plugged-in cacerts replace it); istioctl rejects it' },
+  { path: ['values', 'global', 'mtls'], why: 'removed from Istio (mTLS is controlled by PeerAuthentication); istioctl rejects it' },
+  { path: ['values', 'global', 'controlPlaneSecurityEnabled'], why: 'removed from Istio (always on)' },
+];
+
+/** Loads base.yaml: an IstioOperator shared by every cluster. */
+export function loadBase(workdir: string): BaseOperator {
+  const text = readInput(workdir, BASE_FILE, 'run `meshgen prep` to create it, or write an IstioOperator (install.istio.io/v1alpha1)');
+  return parseBase(text);
+}
+
+/** Validates the text of a base.yaml (see loadBase). */
+export function parseBase(text: string, file = BASE_FILE): BaseOperator {
+  const src = YamlSource.parse(file, text);
+  const data = src.toJS() as Record<string, unknown> | null;
+  const problems: Problem[] = [];
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InputError({ file, message: `expected an IstioOperator mapping, got ${show(data)}`, fix: 'write apiVersion: install.istio.io/v1alpha1, kind: IstioOperator, spec: {...}' });
+  }
+  if (data.apiVersion !== 'install.istio.io/v1alpha1') {
+    problems.push(src.problem(['apiVersion'], `expected install.istio.io/v1alpha1, got ${show(data.apiVersion)}`, 'set apiVersion: install.istio.io/v1alpha1'));
+  }
+  if (data.kind !== 'IstioOperator') {
+    problems.push(src.problem(['kind'], `expected IstioOperator, got ${show(data.kind)}`, 'set kind: IstioOperator'));
+  }
+  const spec = data.spec ?? {};
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    problems.push(src.problem(['spec'], `expected a mapping, got ${show(spec)}`, 'write the IstioOperator spec as a mapping (or remove spec:)'));
+  }
+  for (const key of Object.keys(data)) {
+    if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(key)) {
+      problems.push(src.problem([key], `unknown top-level key "${key}"`, 'remove it; an IstioOperator has apiVersion, kind, metadata and spec', true));
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+
+  const warnings: Warning[] = [];
+  const s = spec as Record<string, unknown>;
+  for (const p of OVERRIDDEN) {
+    if (getIn(s, p) !== undefined) {
+      const at = ['spec', ...p];
+      warnings.push({ file, path: at.join('.'), ...src.locate(at), message: `is set by meshgen for each cluster; the value here (${show(getIn(s, p))}) is ignored` });
+    }
+  }
+  for (const r of REMOVED) {
+    if (getIn(s, r.path) !== undefined) {
+      const at = ['spec', ...r.path];
+      warnings.push({ file, path: at.join('.'), ...src.locate(at), message: `${r.why}; delete it` });
+    }
+  }
+  return Object.freeze({ spec: s, warnings });
+}
+
+function getIn(obj: unknown, p: readonly string[]): unknown {
+  let cur = obj;
+  for (const k of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}

@@ -1,0 +1,83 @@
+/**
+ * The typed, frozen model of a mesh. It decides *what* exists (which clusters get a gateway, which
+ * peers get a remote secret); the constructs in `charts/` only decide how it looks.
+ */
+
+export type Role = 'primary' | 'remote';
+export type Installer = 'operator' | 'helm' | 'sail';
+export type SecretsProvider = 'sealed-secrets' | 'external-secrets';
+
+/** One cluster of the mesh (one kube context of topology.yaml). */
+export interface Cluster {
+  /** The kube context name (the key under `contexts:`). */
+  readonly context: string;
+  /** Istio `clusterName`, output directory and remote-secret key. */
+  readonly name: string;
+  /** Istio network. */
+  readonly network: string;
+  readonly role: Role;
+  /** For a remote: the cluster name of the primary that runs its control plane. */
+  readonly primary?: string;
+  /** API server URL, for the remote secrets other clusters hold. */
+  readonly server?: string;
+  /** Base64 PEM of the API server CA. */
+  readonly certificateAuthorityData?: string;
+  readonly eastWestGateway: { readonly address?: string; readonly serviceType: string };
+  /** Path of the Sealed Secrets controller certificate, relative to the work directory. */
+  readonly sealingCert: string;
+}
+
+/** The whole mesh, as validated from topology.yaml. */
+export interface Mesh {
+  readonly meshId: string;
+  readonly org?: string;
+  readonly trustDomain: string;
+  readonly istio: { readonly installer: Installer; readonly version?: string; readonly revision?: string; readonly hub?: string };
+  readonly secrets: { readonly provider: SecretsProvider };
+  readonly gitops: { readonly repoURL?: string; readonly targetRevision: string; readonly path: string };
+  /** Sorted by name. */
+  readonly clusters: readonly Cluster[];
+  /** Sorted, distinct. */
+  readonly networks: readonly string[];
+}
+
+/** The namespace Istio's control plane and every object meshgen writes live in. */
+export const ISTIO_NAMESPACE = 'istio-system';
+/** The reader service account whose token peers use (istioctl create-remote-secret's default). */
+export const READER_SERVICE_ACCOUNT = 'istio-reader-service-account';
+/** Name of the token Secret `istioctl create-remote-secret` creates on Kubernetes 1.24+. */
+export const READER_TOKEN_SECRET = `${READER_SERVICE_ACCOUNT}-istio-remote-secret-token`;
+
+/** True when the mesh spans more than one network. */
+export function isMultiNetwork(mesh: Mesh): boolean {
+  return mesh.networks.length > 1;
+}
+
+/** The clusters whose control plane this primary runs (remotes pointing at it). */
+export function remotesOf(mesh: Mesh, cluster: Cluster): Cluster[] {
+  return mesh.clusters.filter((c) => c.role === 'remote' && c.primary === cluster.name);
+}
+
+/**
+ * Whether the cluster gets the east-west gateway: every cluster of a multi-network mesh, and every
+ * primary that serves remotes (istiod is reached through it).
+ */
+export function needsEastWestGateway(mesh: Mesh, cluster: Cluster): boolean {
+  return isMultiNetwork(mesh) || (cluster.role === 'primary' && remotesOf(mesh, cluster).length > 0);
+}
+
+/** Whether the cluster exposes its services to other networks (`cross-network-gateway`): primaries of a multi-network mesh. */
+export function needsCrossNetworkGateway(mesh: Mesh, cluster: Cluster): boolean {
+  return isMultiNetwork(mesh) && cluster.role === 'primary';
+}
+
+/** The peers a cluster holds remote secrets for: on a primary every other cluster; remotes hold none. */
+export function remoteSecretPeers(mesh: Mesh, cluster: Cluster): Cluster[] {
+  if (cluster.role !== 'primary') return [];
+  return mesh.clusters.filter((c) => c.name !== cluster.name);
+}
+
+/** Name of the remote secret for `peer`, as `istioctl create-remote-secret --name <peer>` writes it. */
+export function remoteSecretName(peer: string): string {
+  return `istio-remote-secret-${peer}`;
+}

@@ -1,0 +1,184 @@
+/**
+ * The JSON Schema of topology.yaml: the one source for validation, editor completion
+ * (`schema/topology.schema.json` is written from it by `npm run schema`) and the README's reference.
+ *
+ * Only the subset of JSON Schema that `validate.ts` understands is used: type, properties, required,
+ * additionalProperties, propertyNames, enum, pattern, minLength, maxLength, items, description, default.
+ */
+
+/** A DNS-1123 label: what Kubernetes requires of names used in object names and directories. */
+export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** A Kubernetes label value (networks end up in `topology.istio.io/network`). */
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+
+export interface SchemaNode {
+  readonly type?: 'object' | 'string' | 'boolean' | 'integer' | 'array';
+  readonly description?: string;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties?: boolean | SchemaNode;
+  readonly propertyNames?: SchemaNode;
+  readonly enum?: readonly (string | boolean | number)[];
+  readonly pattern?: string;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly items?: SchemaNode;
+  readonly default?: unknown;
+  /** How to fix a value that does not match `pattern` (meshgen extension; editors ignore it). */
+  readonly 'x-fix'?: string;
+}
+
+const eastWestGateway: SchemaNode = {
+  type: 'object',
+  description: 'The east-west gateway of this cluster.',
+  additionalProperties: false,
+  properties: {
+    address: {
+      type: 'string',
+      minLength: 1,
+      description: 'Address (IP or DNS name) at which remote clusters reach istiod through this gateway.',
+    },
+    serviceType: {
+      type: 'string',
+      enum: ['LoadBalancer', 'NodePort', 'ClusterIP'],
+      default: 'LoadBalancer',
+      description: 'Kubernetes Service type of the east-west gateway.',
+    },
+  },
+};
+
+const context: SchemaNode = {
+  type: 'object',
+  description: 'One cluster of the mesh, keyed by its kube context name.',
+  additionalProperties: false,
+  required: ['network'],
+  properties: {
+    network: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      pattern: LABEL_VALUE,
+      description: 'The Istio network of this cluster (label `topology.istio.io/network`).',
+      'x-fix': 'use letters, digits, "-", "_" or "." (at most 63), starting and ending with a letter or digit',
+    },
+    cluster: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      pattern: DNS1123_LABEL,
+      description:
+        'Cluster name: Istio `clusterName`, output directory and remote-secret key. Default: the kubeconfig cluster recorded by `meshgen discover`, else the context name.',
+      'x-fix': 'use a DNS-1123 label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit',
+    },
+    role: {
+      type: 'string',
+      enum: ['primary', 'remote'],
+      default: 'primary',
+      description: 'primary runs istiod; remote is managed by the istiod of `primary`.',
+    },
+    primary: { type: 'string', minLength: 1, description: 'For a remote: the context whose istiod manages this cluster.' },
+    server: {
+      type: 'string',
+      pattern: '^https://[^\\s]+$',
+      description: "The cluster's API server URL, written into the remote secrets other clusters hold.",
+      'x-fix': 'use the https:// URL of the API server as in your kubeconfig (or run `meshgen discover`)',
+    },
+    certificateAuthorityData: {
+      type: 'string',
+      minLength: 1,
+      pattern: '^[A-Za-z0-9+/=\\s]+$',
+      description: "Base64 of the API server's CA certificate (PEM), as `certificate-authority-data` in a kubeconfig.",
+      'x-fix': 'copy certificate-authority-data from your kubeconfig (or run `meshgen discover`)',
+    },
+    eastWestGateway,
+    sealingCert: {
+      type: 'string',
+      minLength: 1,
+      description:
+        "Path (relative to the work directory) of this cluster's Sealed Secrets controller certificate. Default: sealing-certs/<cluster>.pem.",
+    },
+  },
+};
+
+/** JSON Schema of topology.yaml. */
+export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title: string } = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://github.com/meshgen/meshgen/schema/topology.schema.json',
+  title: 'meshgen topology.yaml',
+  type: 'object',
+  description: 'An Istio multicluster mesh: its id and its clusters (kube contexts) with their networks.',
+  additionalProperties: false,
+  required: ['mesh_id', 'contexts'],
+  properties: {
+    mesh_id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      pattern: LABEL_VALUE,
+      description: 'The Istio mesh ID (`values.global.meshID`).',
+      'x-fix': 'use letters, digits, "-", "_" or "." (at most 63), starting and ending with a letter or digit',
+    },
+    org: { type: 'string', minLength: 1, description: 'Organisation (O=) of the root and intermediate CA certificates.' },
+    trustDomain: { type: 'string', minLength: 1, default: 'cluster.local', description: 'The mesh trust domain.' },
+    istio: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How Istio is installed.',
+      properties: {
+        installer: {
+          type: 'string',
+          enum: ['operator', 'helm', 'sail'],
+          default: 'operator',
+          description: 'operator: IstioOperator resources; helm: Istio charts; sail: Sail Operator Istio resource.',
+        },
+        version: { type: 'string', minLength: 1, description: 'Istio version (chart version for helm, spec.version for sail).' },
+        revision: {
+          type: 'string',
+          pattern: DNS1123_LABEL,
+          description: 'Istio revision of the control plane and gateways.',
+          'x-fix': 'use a DNS-1123 label such as "1-30-3"',
+        },
+        hub: { type: 'string', minLength: 1, description: 'Container registry of the Istio images.' },
+      },
+    },
+    secrets: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How secret values (cacerts, remote-secret tokens) reach the clusters.',
+      properties: {
+        provider: {
+          type: 'string',
+          enum: ['sealed-secrets', 'external-secrets'],
+          default: 'sealed-secrets',
+          description: 'sealed-secrets: SealedSecrets sealed offline; external-secrets: External Secrets Operator.',
+        },
+        store: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            kind: { type: 'string', enum: ['ClusterSecretStore', 'SecretStore'], default: 'ClusterSecretStore' },
+            name: { type: 'string', minLength: 1 },
+          },
+        },
+        prefix: { type: 'string', minLength: 1, description: 'Key prefix in the external store. Default: istio/<mesh_id>.' },
+      },
+    },
+    gitops: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Where Argo CD and Flux find this repository.',
+      properties: {
+        repoURL: { type: 'string', minLength: 1, description: 'Git URL of the repository holding dist/.' },
+        targetRevision: { type: 'string', minLength: 1, default: 'main', description: 'Branch, tag or commit to deploy.' },
+        path: { type: 'string', minLength: 1, default: 'dist', description: 'Path of dist/ inside the repository.' },
+      },
+    },
+    contexts: {
+      type: 'object',
+      description: 'The clusters of the mesh, keyed by kube context name.',
+      propertyNames: { type: 'string', minLength: 1 },
+      additionalProperties: context,
+    },
+  },
+};
