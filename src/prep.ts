@@ -46,6 +46,7 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
   if (!new RegExp(LABEL_VALUE).test(opts.meshId) || opts.meshId.length > 63) {
     problems.push({ file: 'command line', path: '--mesh-id', message: `${JSON.stringify(opts.meshId)} is not a valid mesh ID`, fix: 'use letters, digits, "-", "_" or "."' });
   }
+  if (opts.org.length > 64) problems.push({ file: 'command line', path: '--org', message: 'the organisation is longer than 64 characters', fix: 'shorten it (X.520 limit of O=)' });
   if (opts.org.trim() === '') problems.push({ file: 'command line', path: '--org', message: 'the organisation is empty', fix: 'pass --org <name>' });
   if (problems.length > 0) throw new InputError(problems);
 
@@ -57,6 +58,13 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
   // Root CA.
   const store = new CertStore(workdir);
   const hasRoot = fs.existsSync(path.join(workdir, 'certs', 'root-cert.pem'));
+  if (!hasRoot && store.hasRootKey() && !opts.force) {
+    throw new InputError({
+      file: 'certs/root-key.pem',
+      message: 'exists without certs/root-cert.pem; prep will not replace a private key',
+      fix: 'restore certs/root-cert.pem from git, or pass --force to create a new root CA (every intermediate must then be reissued)',
+    });
+  }
   if (hasRoot && !opts.force) {
     store.readRoot(); // validates what is there
     kept.push('certs/root-cert.pem');

@@ -30,6 +30,16 @@ export interface SynthOptions {
   readonly frozen?: boolean;
   /** Fail (rather than warn) when remote secrets are omitted because tokens are not sealed yet. */
   readonly strict?: boolean;
+  /**
+   * RSA key size of intermediate CAs created by this run.
+   * @default 4096
+   */
+  readonly caKeySize?: number;
+  /**
+   * Validity in days of intermediate CAs created by this run.
+   * @default 3650
+   */
+  readonly caDays?: number;
   /** The current time (sealing-certificate expiry). */
   readonly now?: Date;
   /** Progress and warnings. */
@@ -81,6 +91,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
     {
       org,
+      keySize: opts.caKeySize,
+      days: opts.caDays,
       allowCreate: !noWork,
       onProgress: (done, total) => log.progress(`creating intermediate CAs: ${done}/${total}`),
     },
@@ -163,12 +175,12 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   }
   if (noServer.size > 0) {
     warnings.push(
-      `remote secrets for ${[...noServer.keys()].join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
+      `remote secrets for ${[...noServer.keys()].sort().join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
         'run `meshgen discover` or set them',
     );
   }
   if (unsealedTokens.size > 0) {
-    const list = [...unsealedTokens.values()];
+    const list = [...unsealedTokens.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
     const msg =
       `remote secrets for ${list.map((c) => c.name).join(', ')} are omitted until their reader tokens are sealed; for each, run: ` +
       list.map((c) => `meshgen seal-token --context ${c.context} --token-file <file>`).join('; ');

@@ -20,3 +20,21 @@ export function workdirOf(args: GlobalArgs): string {
   if (!st.isDirectory()) throw new InputError({ file: args.workdir, message: '--workdir is not a directory', fix: 'pass a directory' });
   return dir;
 }
+
+/** Checks the numeric CA options of prep and synth (`--key-size`, `--days`...). */
+export function checkCaOptions(flags: Record<string, number>): void {
+  const problems = [];
+  for (const [flag, v] of Object.entries(flags)) {
+    const isSize = flag.includes('key-size');
+    const ok = isSize ? Number.isInteger(v) && v >= 2048 && v <= 16384 : Number.isInteger(v) && v >= 1 && v <= 36500;
+    if (!ok) {
+      problems.push({
+        file: 'command line',
+        path: `--${flag}`,
+        message: `${JSON.stringify(v)} is not supported`,
+        fix: isSize ? 'use an RSA key size from 2048 to 16384 (default 4096)' : 'use a number of days from 1 to 36500 (default 3650)',
+      });
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+}

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
 import { prep } from '../prep';
-import { type GlobalArgs, workdirOf } from './common';
+import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
 
 interface PrepArgs extends GlobalArgs {
@@ -35,6 +35,7 @@ export function prepCommand(io: Ctx): CommandModule<GlobalArgs, PrepArgs> {
         ...(org ? [] : [{ file: 'command line', message: 'the organisation is missing', fix: 'pass --org <name> or set ORG_NAME' }]),
       ];
       if (missing.length > 0) throw new InputError(missing);
+      checkCaOptions({ 'key-size': args['key-size'], days: args.days });
       const result = await prep({ workdir, meshId: meshId as string, org: org as string, force: args.force, keySize: args['key-size'], days: args.days });
       for (const f of result.created) io.stdout.write(`created  ${f}\n`);
       for (const f of result.kept) io.stdout.write(`kept     ${f} (exists)\n`);

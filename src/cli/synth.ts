@@ -2,13 +2,15 @@ import type { CommandModule } from 'yargs';
 import { streamLogger } from '../log';
 import { isClean } from '../output/tree';
 import { synth } from '../synth';
-import { type GlobalArgs, workdirOf } from './common';
+import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
 
 interface SynthArgs extends GlobalArgs {
   readonly check: boolean;
   readonly frozen: boolean;
   readonly strict: boolean;
+  readonly 'ca-key-size': number;
+  readonly 'ca-days': number;
 }
 
 /** `meshgen synth`: validate inputs, create missing intermediates, seal what changed, write dist/. */
@@ -21,12 +23,15 @@ export function synthCommand(io: Ctx): CommandModule<GlobalArgs, SynthArgs> {
         .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 and list the files that would change' })
         .option('frozen', { type: 'boolean', default: false, describe: 'Never create keys or seal; fail if something needs it (CI)' })
         .option('strict', { type: 'boolean', default: false, describe: 'Fail when remote secrets are omitted because a token is not sealed yet' })
+        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of intermediate CAs created by this run' })
+        .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of intermediate CAs created by this run' })
         .example('$0 synth', 'write dist/ for the mesh in the current directory')
         .example('$0 synth --check --frozen', 'in CI: fail if the committed dist/ is stale (needs no private key)') as never,
     handler: async (args) => {
       const workdir = workdirOf(args);
+      checkCaOptions({ 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
       const log = streamLogger(io.stderr);
-      const result = await synth({ workdir, check: args.check, frozen: args.frozen, strict: args.strict, log });
+      const result = await synth({ workdir, check: args.check, frozen: args.frozen, strict: args.strict, caKeySize: args['ca-key-size'], caDays: args['ca-days'], log });
       const { added, changed, removed } = result.diff;
       if (args.check) {
         if (isClean(result.diff)) {

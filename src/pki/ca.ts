@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { type Problem, show } from '../errors';
-import { type CertificateExtension, assertDays, issueCertificate } from './certificate';
-import { DEFAULT_RSA_KEY_BITS, assertKeySize, generateRsaKey } from './keys';
+import { assertDays, type CertificateExtension, issueCertificate } from './certificate';
+import { assertKeySize, DEFAULT_RSA_KEY_BITS, generateRsaKey } from './keys';
 
 /** Default validity of the root and intermediate CAs, as `ROOTCA_DAYS` / `INTERMEDIATE_DAYS` in Istio's common.mk. */
 export const DEFAULT_CA_DAYS = 3650;

@@ -1,4 +1,4 @@
-export * from './keys';
-export * from './certificate';
 export * from './ca';
+export * from './certificate';
+export * from './keys';
 export * from './store';

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
 import { PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from '../fs-util';
-import { type IntermediateCaFiles, createIntermediateCa, keyMatches, parseCertificate, verifyIntermediate } from './ca';
+import { createIntermediateCa, type IntermediateCaFiles, keyMatches, parseCertificate, verifyIntermediate } from './ca';
 import { pemCertificates } from './certificate';
 
 /** The certificate store's folder, relative to the work directory. */
@@ -90,7 +90,8 @@ export class CertStore {
     if (certPem === undefined) return undefined;
     const keyPem = readIfExists(path.join(this.dir, 'root-key.pem'));
     const restore =
-      'restore both root files from where they are kept, or run "meshgen prep --force" to create a new root (every intermediate must then be reissued)';
+      'restore both root files from where they are kept, or run "meshgen prep --force" to create a new root ' +
+      '(every intermediate must then be reissued)';
 
     const problems: Problem[] = [];
     const cert = parseCertificate(certPem);
@@ -292,7 +293,7 @@ function clusterDirProblems(cluster: string): Problem[] {
   return [
     {
       file: 'topology.yaml',
-      message: `cluster name ${show(cluster)} cannot be a directory under ${CERTS_DIR}/ (it is empty, contains "/", "\\" or "..", or starts with ".")`,
+      message: `cluster name ${show(cluster)} cannot be a directory under ${CERTS_DIR}/ (empty, contains "/", "\\" or "..", or starts with ".")`,
       fix: 'use a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
     },
   ];

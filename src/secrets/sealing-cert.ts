@@ -25,7 +25,7 @@ export interface SealingCertSource {
   readonly line?: number;
 }
 
-const CERT_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([\s\S]*?)-----END CERTIFICATE-----/;
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /**
@@ -53,9 +53,7 @@ export function loadSealingCert(pem: string, where: SealingCertSource, now: Date
     }
     const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem);
     if (found) {
-      fail(
-        `the sealing certificate file holds a "${found[1]}" PEM block, not a "CERTIFICATE"; kubeseal --cert needs the controller's certificate`,
-      );
+      fail(`the sealing certificate file holds a "${found[1]}" PEM block, not a "CERTIFICATE"; kubeseal --cert needs the controller's certificate`);
     }
     fail(`the sealing certificate is not a PEM certificate: found ${show(pem.trim() === '' ? '(empty file)' : pem.trim())}`);
   }
@@ -89,7 +87,7 @@ export function loadSealingCert(pem: string, where: SealingCertSource, now: Date
   }
 
   return {
-    pem: certPem.endsWith('\n') ? certPem : `${certPem}\n`,
+    pem: `${certPem}\n`,
     publicKey: x509.publicKey,
     fingerprint: `sha256:${crypto.createHash('sha256').update(x509.raw).digest('hex')}`,
     notAfter,

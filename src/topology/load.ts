@@ -66,14 +66,17 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   }
   const raw = data as RawTopology;
   if (raw && typeof raw === 'object' && !Array.isArray(raw) && raw.contexts === null) {
-    problems.push(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context, e.g. `  my-context:\\n    network: network1`'));
+    problems.push(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context, each with its network (see the commented example)'));
     raw.contexts = {};
   }
-  for (const v of validateAgainstSchema(raw, TOPOLOGY_SCHEMA)) problems.push(src.problem(v.path, v.message, v.fix, v.atKey));
-  if (problems.length > 0) throw new InputError(problems);
+  const violations = validateAgainstSchema(raw, TOPOLOGY_SCHEMA);
+  for (const v of violations) problems.push(src.problem(v.path, v.message, v.fix, v.atKey));
+  if (typeof raw !== 'object' || Array.isArray(raw) || !isMapping(raw.contexts)) throw new InputError(problems);
 
-  const contexts = Object.entries(raw.contexts ?? {});
-  if (contexts.length === 0) {
+  // Cross-field checks run on the contexts the schema accepted, so all problems are reported together.
+  const invalid = new Set(violations.filter((v) => v.path[0] === 'contexts' && v.path.length > 1).map((v) => String(v.path[1])));
+  const contexts = Object.entries(raw.contexts as Record<string, RawContext>).filter(([ctx]) => !invalid.has(ctx));
+  if (Object.keys(raw.contexts as object).length === 0 && problems.length === 0) {
     throw new InputError(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context'));
   }
 
@@ -114,7 +117,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     if (role === 'primary' && c.primary !== undefined) {
       problems.push(src.problem(['contexts', ctx, 'primary'], `a primary cluster has no primary (got ${show(c.primary)})`, 'remove `primary:`, or set `role: remote`'));
     }
-    if (role === 'remote') {
+    if (role === 'remote' && !invalid.has(ctx)) {
       problems.push(
         src.problem(
           ['contexts', ctx, 'role'],
@@ -126,13 +129,13 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   }
 
   const installer = raw.istio?.installer ?? 'operator';
-  if (installer !== 'operator') {
+  if (installer !== 'operator' && ['helm', 'sail'].includes(installer)) {
     problems.push(
       src.problem(['istio', 'installer'], `installer ${show(installer)} is not supported by this version of meshgen`, 'use installer: operator'),
     );
   }
   const provider = raw.secrets?.provider ?? 'sealed-secrets';
-  if (provider !== 'sealed-secrets') {
+  if (provider === 'external-secrets') {
     problems.push(
       src.problem(['secrets', 'provider'], `provider ${show(provider)} is not supported by this version of meshgen`, 'use provider: sealed-secrets'),
     );
@@ -240,6 +243,10 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
     }
   }
   return Object.freeze({ spec: s, warnings });
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function getIn(obj: unknown, p: readonly string[]): unknown {

@@ -118,7 +118,7 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
       description: 'The Istio mesh ID (`values.global.meshID`).',
       'x-fix': 'use letters, digits, "-", "_" or "." (at most 63), starting and ending with a letter or digit',
     },
-    org: { type: 'string', minLength: 1, description: 'Organisation (O=) of the root and intermediate CA certificates.' },
+    org: { type: 'string', minLength: 1, maxLength: 64, description: 'Organisation (O=) of the root and intermediate CA certificates.' },
     trustDomain: { type: 'string', minLength: 1, default: 'cluster.local', description: 'The mesh trust domain.' },
     istio: {
       type: 'object',

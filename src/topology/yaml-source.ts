@@ -10,7 +10,7 @@ export class YamlSource {
     const lineCounter = new LineCounter();
     const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
     const problems: Problem[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       const msg = e.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${firstLine(e.message)}`;
       return {
         file,

@@ -99,7 +99,7 @@ function hybridDecrypt(privateKey: crypto.KeyObject, ciphertext: Buffer, label: 
 
   const body = aesCiphertext.subarray(0, aesCiphertext.length - GCM_TAG_BYTES);
   const tag = aesCiphertext.subarray(aesCiphertext.length - GCM_TAG_BYTES);
-  const decipher = crypto.createDecipheriv(`aes-${sessionKey.length * 8}-gcm`, sessionKey, Buffer.alloc(12), {
+  const decipher = crypto.createDecipheriv(`aes-${sessionKey.length * 8}-gcm` as crypto.CipherGCMTypes, sessionKey, Buffer.alloc(12), {
     authTagLength: GCM_TAG_BYTES,
   });
   decipher.setAuthTag(tag);

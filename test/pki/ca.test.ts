@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { test } from 'node:test';
 import {
-  type IntermediateCaFiles,
-  type RootCaFiles,
   certificateInfo,
   createIntermediateCa,
   createRootCa,
   generateRsaKey,
+  type IntermediateCaFiles,
   issueCertificate,
+  type RootCaFiles,
   subjectKeyIdentifierOf,
   verifyIntermediate,
 } from '../../src/pki';

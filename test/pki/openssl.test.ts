@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
-import { CertStore, type RootCaFiles, createIntermediateCa, createRootCa, verifyIntermediate } from '../../src/pki';
+import { after, test } from 'node:test';
+import { CertStore, createIntermediateCa, createRootCa, type RootCaFiles, verifyIntermediate } from '../../src/pki';
 
 // Checks the certificates against the real tool Istio's tools/certs/common.mk uses.
 const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
@@ -16,8 +16,15 @@ function openssl(args: string[], cwd: string): string {
   return r.stdout;
 }
 
+const tempDirs: string[] = [];
+after(() => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-openssl-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-openssl-'));
+  tempDirs.push(d);
+  return d;
 }
 
 function hexOf(text: string): string {

@@ -3,9 +3,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { InputError } from '../../src/errors';
-import { CertStore, type RootCaFiles, createIntermediateCa, createRootCa, generateRsaKey } from '../../src/pki';
+import { CertStore, createIntermediateCa, createRootCa, generateRsaKey, type RootCaFiles } from '../../src/pki';
 
 const ORG = 'example.com';
 const KEY = 2048;
@@ -16,8 +16,15 @@ function twoRoots(): Promise<[RootCaFiles, RootCaFiles]> {
   return roots;
 }
 
+const tempDirs: string[] = [];
+after(() => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function workdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-pki-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-pki-'));
+  tempDirs.push(d);
+  return d;
 }
 
 function mode(file: string): number {

@@ -78,6 +78,11 @@ test('loadSealingCert uses the first certificate of a bundle, like kubeseal (cer
   assert.equal(cert.pem, pem);
 });
 
+test('loadSealingCert accepts a PEM with CRLF line endings (a Windows checkout)', () => {
+  const pem = fs.readFileSync(path.join(ROOT, certFile('cluster-east-1')), 'utf8').replace(/\n/g, '\r\n');
+  assert.equal(loadSealingCert(pem, { file: 'crlf.pem' }).fingerprint, east1.fingerprint);
+});
+
 test('loadSealingCert accepts a certificate that is not valid yet, and one at its NotAfter instant', () => {
   const pem = fs.readFileSync(path.join(ROOT, certFile('cluster-east-1')), 'utf8');
   assert.doesNotThrow(() => loadSealingCert(pem, { file: 'x.pem' }, new Date('2000-01-01T00:00:00Z')));
@@ -166,7 +171,10 @@ test('a value sealed for istio-system/cacerts does not decrypt as istio-system/o
   assert.throws(() => unsealValue(east1Key, 'other-ns', 'cacerts', sealed), /decryption error/);
   // namespace-wide and cluster-wide labels are different labels too
   const sse = { metadata: { name: 'cacerts', namespace: 'istio-system', annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } } };
-  assert.throws(() => unsealSealedSecret(east1Key, { ...sse, spec: { encryptedData: { k: sealed } } }), /k: crypto\/rsa: decryption error \(label ""\)/);
+  assert.throws(
+    () => unsealSealedSecret(east1Key, { ...sse, spec: { encryptedData: { k: sealed } } }),
+    /k: crypto\/rsa: decryption error \(label ""\)/,
+  );
 });
 
 test('a value sealed for one cluster does not decrypt with another cluster key', () => {
@@ -383,9 +391,20 @@ test('cross-check: openssl pkeyutl (OAEP, SHA-256, MGF1 SHA-256, label) unwraps 
       execFileSync(
         'openssl',
         [
-          'pkeyutl', '-decrypt', '-inkey', path.join(dir, 'key.pem'), '-in', path.join(dir, 'rsa.bin'),
-          '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', 'rsa_mgf1_md:sha256',
-          '-pkeyopt', `rsa_oaep_label:${Buffer.from(label).toString('hex')}`,
+          'pkeyutl',
+          '-decrypt',
+          '-inkey',
+          path.join(dir, 'key.pem'),
+          '-in',
+          path.join(dir, 'rsa.bin'),
+          '-pkeyopt',
+          'rsa_padding_mode:oaep',
+          '-pkeyopt',
+          'rsa_oaep_md:sha256',
+          '-pkeyopt',
+          'rsa_mgf1_md:sha256',
+          '-pkeyopt',
+          `rsa_oaep_label:${Buffer.from(label).toString('hex')}`,
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );

@@ -1,0 +1,167 @@
+/**
+ * The bad-input corpus (SPEC §8): one test per `test/fixtures/bad/<NN-name>/case.yaml`.
+ *
+ * A case builds a work directory, runs `meshgen <args> --workdir <dir>` in-process and expects it to fail cleanly:
+ *
+ * ```yaml
+ * description: a context has an unknown key   # the test is named "<NN-name>: fails when <description>"
+ * base: example        # example (with private keys) | example-public (without) | empty
+ * files: {rel: text}   # written into the work directory, replacing what is there
+ * copy: {rel: from}    # `from` relative to the case directory
+ * delete: [rel]
+ * edit: [{file, from, to}]   # plain text replacement; `from` must occur
+ * args: [synth]        # `{workdir}` in an argument is replaced by the work directory
+ * workdir: rel         # optional: pass --workdir <dir>/<rel> instead of <dir> (e.g. a missing directory)
+ * stdin: ""            # optional
+ * env: {NAME: value}   # optional; null unsets; restored afterwards
+ * expect:
+ *   exit: 2
+ *   file: topology.yaml   # the file the problem is reported against: a problem line starts with it
+ *   stderr: [substring, ...]
+ *   lines: 1              # optional: number of problem lines under the "error:" / "N errors:" header
+ * ```
+ *
+ * Every case also checks: no stack trace, and nothing in the work directory added, changed or removed.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { parse } from 'yaml';
+import { main } from '../src/cli/main';
+import { hashTree, makeExampleWorkdir } from './helpers/workdir';
+
+const CASES_DIR = path.join(__dirname, 'fixtures', 'bad');
+const CASE_KEYS = ['description', 'base', 'files', 'copy', 'delete', 'edit', 'args', 'workdir', 'stdin', 'env', 'expect'];
+
+interface Case {
+  readonly description: string;
+  readonly base: 'example' | 'example-public' | 'empty';
+  readonly files?: Record<string, string>;
+  readonly copy?: Record<string, string>;
+  readonly delete?: string[];
+  readonly edit?: { file: string; from: string; to: string }[];
+  readonly args: string[];
+  readonly workdir?: string;
+  readonly stdin?: string;
+  readonly env?: Record<string, string | null>;
+  readonly expect: { exit: number; file: string; stderr: string[]; lines?: number };
+}
+
+const tempDirs: string[] = [];
+after(() => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function loadCase(name: string): Case {
+  const c = parse(fs.readFileSync(path.join(CASES_DIR, name, 'case.yaml'), 'utf8')) as Case;
+  const unknown = Object.keys(c).filter((k) => !CASE_KEYS.includes(k));
+  assert.deepEqual(unknown, [], `${name}/case.yaml: unknown keys`);
+  assert.ok(['example', 'example-public', 'empty'].includes(c.base), `${name}/case.yaml: base must be example, example-public or empty`);
+  assert.ok(c.expect && typeof c.expect.exit === 'number' && typeof c.expect.file === 'string', `${name}/case.yaml: expect.exit and expect.file are required`);
+  return c;
+}
+
+function buildWorkdir(name: string, c: Case): string {
+  const dir = c.base === 'empty' ? fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-empty-')) : makeExampleWorkdir({ withPrivateKeys: c.base === 'example' });
+  tempDirs.push(dir);
+  for (const [rel, text] of Object.entries(c.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+  for (const [rel, from] of Object.entries(c.copy ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.copyFileSync(path.join(CASES_DIR, name, from), path.join(dir, rel));
+  }
+  for (const rel of c.delete ?? []) fs.rmSync(path.join(dir, rel), { recursive: true });
+  for (const e of c.edit ?? []) {
+    const text = fs.readFileSync(path.join(dir, e.file), 'utf8');
+    assert.ok(text.includes(e.from), `${name}/case.yaml: edit: ${JSON.stringify(e.from)} does not occur in ${e.file}`);
+    fs.writeFileSync(path.join(dir, e.file), text.replace(e.from, e.to));
+  }
+  return dir;
+}
+
+/** A writable stream that keeps what is written; not a TTY. */
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => chunks.join('') };
+}
+
+async function run(args: string[], stdin: string, env: Record<string, string | null>): Promise<{ exit: number; stdout: string; stderr: string }> {
+  const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(env)) {
+    if (v === null) delete process.env[k];
+    else process.env[k] = v;
+  }
+  const stdout = capture();
+  const stderr = capture();
+  try {
+    const exit = await main(args, { stdout: stdout.stream, stderr: stderr.stream, stdin: Readable.from([Buffer.from(stdin)]) });
+    return { exit, stdout: stdout.text(), stderr: stderr.text() };
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** The lines under the `error:` / `N errors:` header, or undefined when there is no header. */
+function problemLines(stderr: string): string[] | undefined {
+  const lines = stderr.split('\n');
+  const header = lines.findIndex((l) => /^(error|\d+ errors):$/.test(l));
+  if (header < 0) return undefined;
+  return lines.slice(header + 1).filter((l) => l.startsWith('  '));
+}
+
+const names = fs
+  .readdirSync(CASES_DIR)
+  .filter((n) => fs.existsSync(path.join(CASES_DIR, n, 'case.yaml')))
+  .sort();
+
+test('the bad-input corpus has at least 45 cases', () => {
+  assert.ok(names.length >= 45, `only ${names.length} cases`);
+});
+
+for (const name of names) {
+  const c = loadCase(name);
+  test(`${name}: fails when ${c.description}`, async () => {
+    // GIVEN
+    const dir = buildWorkdir(name, c);
+    const before = hashTree(dir);
+    const workdir = c.workdir === undefined ? dir : path.join(dir, c.workdir);
+    const args = [...c.args.map((a) => a.replaceAll('{workdir}', dir)), '--workdir', workdir];
+
+    // WHEN
+    const r = await run(args, c.stdin ?? '', c.env ?? {});
+
+    // THEN
+    const shown = `stderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
+    assert.equal(r.exit, c.expect.exit, `exit code\n${shown}`);
+    for (const s of c.expect.stderr) assert.ok(r.stderr.includes(s), `stderr lacks ${JSON.stringify(s)}\n${shown}`);
+    assert.ok(!r.stderr.split('\n').some((l) => /^\s+at /.test(l)), `stack trace in stderr\n${shown}`);
+    const problems = problemLines(r.stderr);
+    if (problems === undefined) assert.ok(r.stderr.includes(c.expect.file), `stderr does not name ${c.expect.file}\n${shown}`);
+    else assert.ok(problems.some((l) => l.startsWith(`  ${c.expect.file}`)), `no problem line starts with ${c.expect.file}\n${shown}`);
+    if (c.expect.lines !== undefined) assert.equal(problems?.length, c.expect.lines, `number of problem lines\n${shown}`);
+    const changed = diffHashes(before, hashTree(dir));
+    assert.deepEqual(changed, [], `the work directory changed\n${shown}`);
+  });
+}
+
+function diffHashes(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [f, h] of a) if (!b.has(f)) out.push(`removed ${f}`);
+  else if (b.get(f) !== h) out.push(`changed ${f}`);
+  for (const f of b.keys()) if (!a.has(f)) out.push(`added ${f}`);
+  return out;
+}
