@@ -44,9 +44,20 @@ export const SCHEMA_PATH = path.resolve(__dirname, '..', '..', 'schema', 'topolo
 export async function prep(opts: PrepOptions): Promise<PrepResult> {
   const problems = [];
   if (!new RegExp(LABEL_VALUE).test(opts.meshId) || opts.meshId.length > 63) {
-    problems.push({ file: 'command line', path: '--mesh-id', message: `${JSON.stringify(opts.meshId)} is not a valid mesh ID`, fix: 'use letters, digits, "-", "_" or "."' });
+    problems.push({
+      file: 'command line',
+      path: '--mesh-id',
+      message: `${JSON.stringify(opts.meshId)} is not a valid mesh ID`,
+      fix: 'use letters, digits, "-", "_" or "."',
+    });
   }
-  if (opts.org.length > 64) problems.push({ file: 'command line', path: '--org', message: 'the organisation is longer than 64 characters', fix: 'shorten it (X.520 limit of O=)' });
+  if (opts.org.length > 64)
+    problems.push({
+      file: 'command line',
+      path: '--org',
+      message: 'the organisation is longer than 64 characters',
+      fix: 'shorten it (X.520 limit of O=)',
+    });
   if (opts.org.trim() === '') problems.push({ file: 'command line', path: '--org', message: 'the organisation is empty', fix: 'pass --org <name>' });
   if (problems.length > 0) throw new InputError(problems);
 

@@ -9,9 +9,9 @@ import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { diffTrees, isClean, readTree, recoverTree, type Tree, type TreeDiff, writeTree } from './output/tree';
 import { CertStore, type IntermediatePublic } from './pki';
+import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
 import { type Need, Sealer } from './secrets/sealer';
-import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import type { SealingCert } from './secrets/sealing-cert';
 import { readKeptToken } from './secrets/tokens';
 import { type BaseOperator, loadBase, loadTopology, TOPOLOGY_FILE, type Warning } from './topology/load';
@@ -192,7 +192,13 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const next: Tree = new Map();
   const app = new App({ outdir: distRoot });
   for (const c of charts) {
-    const chart = new ClusterChart(app, c.cluster.name, { mesh, cluster: c.cluster, base: base.spec, cacerts: c.cacerts, remoteSecrets: c.remoteSecrets });
+    const chart = new ClusterChart(app, c.cluster.name, {
+      mesh,
+      cluster: c.cluster,
+      base: base.spec,
+      cacerts: c.cacerts,
+      remoteSecrets: c.remoteSecrets,
+    });
     const files = chart.files();
     for (const [file, objects] of files) next.set(`clusters/${c.cluster.name}/${file}`, renderManifests(objects));
     next.set(`clusters/${c.cluster.name}/kustomization.yaml`, renderKustomization([...files.keys()]));
@@ -213,7 +219,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   };
   for (const w of warnings) log.warn(w);
   if (!opts.check) {
-    for (const cs of seals.values()) if (storeDiff.added.includes(SealedStore.fileOf(cs.cluster)) || storeDiff.changed.includes(SealedStore.fileOf(cs.cluster))) store.save(cs);
+    for (const cs of seals.values())
+      if (storeDiff.added.includes(SealedStore.fileOf(cs.cluster)) || storeDiff.changed.includes(SealedStore.fileOf(cs.cluster))) store.save(cs);
     for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
     if (!isClean(distDiff) || !fs.existsSync(distRoot)) writeTree(distRoot, current, next);
   }

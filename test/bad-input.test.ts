@@ -60,12 +60,16 @@ function loadCase(name: string): Case {
   const unknown = Object.keys(c).filter((k) => !CASE_KEYS.includes(k));
   assert.deepEqual(unknown, [], `${name}/case.yaml: unknown keys`);
   assert.ok(['example', 'example-public', 'empty'].includes(c.base), `${name}/case.yaml: base must be example, example-public or empty`);
-  assert.ok(c.expect && typeof c.expect.exit === 'number' && typeof c.expect.file === 'string', `${name}/case.yaml: expect.exit and expect.file are required`);
+  assert.ok(
+    c.expect && typeof c.expect.exit === 'number' && typeof c.expect.file === 'string',
+    `${name}/case.yaml: expect.exit and expect.file are required`,
+  );
   return c;
 }
 
 function buildWorkdir(name: string, c: Case): string {
-  const dir = c.base === 'empty' ? fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-empty-')) : makeExampleWorkdir({ withPrivateKeys: c.base === 'example' });
+  const dir =
+    c.base === 'empty' ? fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-empty-')) : makeExampleWorkdir({ withPrivateKeys: c.base === 'example' });
   tempDirs.push(dir);
   for (const [rel, text] of Object.entries(c.files ?? {})) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -151,7 +155,11 @@ for (const name of names) {
     assert.ok(!r.stderr.split('\n').some((l) => /^\s+at /.test(l)), `stack trace in stderr\n${shown}`);
     const problems = problemLines(r.stderr);
     if (problems === undefined) assert.ok(r.stderr.includes(c.expect.file), `stderr does not name ${c.expect.file}\n${shown}`);
-    else assert.ok(problems.some((l) => l.startsWith(`  ${c.expect.file}`)), `no problem line starts with ${c.expect.file}\n${shown}`);
+    else
+      assert.ok(
+        problems.some((l) => l.startsWith(`  ${c.expect.file}`)),
+        `no problem line starts with ${c.expect.file}\n${shown}`,
+      );
     if (c.expect.lines !== undefined) assert.equal(problems?.length, c.expect.lines, `number of problem lines\n${shown}`);
     const changed = diffHashes(before, hashTree(dir));
     assert.deepEqual(changed, [], `the work directory changed\n${shown}`);
@@ -160,8 +168,9 @@ for (const name of names) {
 
 function diffHashes(a: Map<string, string>, b: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const [f, h] of a) if (!b.has(f)) out.push(`removed ${f}`);
-  else if (b.get(f) !== h) out.push(`changed ${f}`);
+  for (const [f, h] of a)
+    if (!b.has(f)) out.push(`removed ${f}`);
+    else if (b.get(f) !== h) out.push(`changed ${f}`);
   for (const f of b.keys()) if (!a.has(f)) out.push(`added ${f}`);
   return out;
 }

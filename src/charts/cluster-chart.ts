@@ -1,12 +1,6 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import {
-  type Cluster,
-  isMultiNetwork,
-  type Mesh,
-  needsCrossNetworkGateway,
-  needsEastWestGateway,
-} from '../topology/model';
+import { type Cluster, isMultiNetwork, type Mesh, needsCrossNetworkGateway, needsEastWestGateway } from '../topology/model';
 import { CaCerts, type CaCertsKey } from './ca-certs';
 import { ControlPlane } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';

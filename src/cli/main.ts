@@ -29,14 +29,22 @@ export interface Ctx extends Io {
  * bad input → exit 2 with one line per problem (stack trace only with --debug), --check / --frozen /
  * validation failures → exit 1.
  */
-export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+): Promise<number> {
   const debug = argv.includes('--debug');
   const ctx: Ctx = { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, exitCode: EXIT_OK };
   let usageError: string | undefined;
   const parser = yargs([...argv])
     .scriptName('meshgen')
     .usage('$0 <command> [options]\n\nTurns topology.yaml into a GitOps repository for an Istio multicluster mesh.')
-    .option('workdir', { type: 'string', default: '.', describe: 'Work directory holding topology.yaml, base.yaml, certs/ (default: current directory)', global: true })
+    .option('workdir', {
+      type: 'string',
+      default: '.',
+      describe: 'Work directory holding topology.yaml, base.yaml, certs/ (default: current directory)',
+      global: true,
+    })
     .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces of errors', global: true })
     .command(prepCommand(ctx))
     .command(synthCommand(ctx))
@@ -91,7 +99,7 @@ function report(e: unknown, io: Io, debug: boolean): number {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

@@ -36,7 +36,14 @@ export function prepCommand(io: Ctx): CommandModule<GlobalArgs, PrepArgs> {
       ];
       if (missing.length > 0) throw new InputError(missing);
       checkCaOptions({ 'key-size': args['key-size'], days: args.days });
-      const result = await prep({ workdir, meshId: meshId as string, org: org as string, force: args.force, keySize: args['key-size'], days: args.days });
+      const result = await prep({
+        workdir,
+        meshId: meshId as string,
+        org: org as string,
+        force: args.force,
+        keySize: args['key-size'],
+        days: args.days,
+      });
       for (const f of result.created) io.stdout.write(`created  ${f}\n`);
       for (const f of result.kept) io.stdout.write(`kept     ${f} (exists)\n`);
       for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);

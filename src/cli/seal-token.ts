@@ -33,12 +33,20 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
         try {
           token = fs.readFileSync(source, 'utf8');
         } catch (e) {
-          throw new InputError({ file: source, message: `cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: 'pass an existing file to --token-file' });
+          throw new InputError({
+            file: source,
+            message: `cannot be read (${(e as NodeJS.ErrnoException).code})`,
+            fix: 'pass an existing file to --token-file',
+          });
         }
       } else {
         source = 'stdin';
         if ((io.stdin as NodeJS.ReadStream).isTTY) {
-          throw new InputError({ file: 'stdin', message: 'no token given (stdin is a terminal)', fix: 'pipe the token in, or pass --token-file <file>' });
+          throw new InputError({
+            file: 'stdin',
+            message: 'no token given (stdin is a terminal)',
+            fix: 'pipe the token in, or pass --token-file <file>',
+          });
         }
         token = await readAll(io.stdin);
       }

@@ -31,7 +31,15 @@ export function synthCommand(io: Ctx): CommandModule<GlobalArgs, SynthArgs> {
       const workdir = workdirOf(args);
       checkCaOptions({ 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
       const log = streamLogger(io.stderr);
-      const result = await synth({ workdir, check: args.check, frozen: args.frozen, strict: args.strict, caKeySize: args['ca-key-size'], caDays: args['ca-days'], log });
+      const result = await synth({
+        workdir,
+        check: args.check,
+        frozen: args.frozen,
+        strict: args.strict,
+        caKeySize: args['ca-key-size'],
+        caDays: args['ca-days'],
+        log,
+      });
       const { added, changed, removed } = result.diff;
       if (args.check) {
         if (isClean(result.diff)) {

@@ -40,4 +40,3 @@ export function loadMeshSealingCerts(workdir: string, mesh: Mesh, now: Date, clu
   if (problems.length > 0) throw new InputError(problems);
   return out;
 }
-

@@ -161,7 +161,8 @@ function parseSeals(file: string, cluster: string, text: string): ClusterSeals {
   const problems: Problem[] = [];
   const fix = `restore ${file} from git, or delete it and run \`meshgen seal-token\` and \`meshgen synth\` again`;
   if (!data || typeof data !== 'object') throw new InputError({ file, message: 'is not a sealed-values file', fix });
-  if (data.cluster !== cluster) problems.push(src.problem(['cluster'], `expected ${JSON.stringify(cluster)}, got ${JSON.stringify(data.cluster)}`, fix));
+  if (data.cluster !== cluster)
+    problems.push(src.problem(['cluster'], `expected ${JSON.stringify(cluster)}, got ${JSON.stringify(data.cluster)}`, fix));
   if (data.sealingCert !== null && typeof data.sealingCert !== 'string') problems.push(src.problem(['sealingCert'], 'expected a fingerprint', fix));
   const entries = new Map<string, Map<string, SealedEntry>>();
   const secrets = data.secrets ?? {};
@@ -171,7 +172,13 @@ function parseSeals(file: string, cluster: string, text: string): ClusterSeals {
       const m = new Map<string, SealedEntry>();
       for (const [k, e] of Object.entries((keys ?? {}) as Record<string, unknown>)) {
         const entry = e as { sha256?: unknown; value?: unknown };
-        if (!entry || typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256) || typeof entry.value !== 'string' || !/^[A-Za-z0-9+/]+=*$/.test(entry.value)) {
+        if (
+          !entry ||
+          typeof entry.sha256 !== 'string' ||
+          !/^[0-9a-f]{64}$/.test(entry.sha256) ||
+          typeof entry.value !== 'string' ||
+          !/^[A-Za-z0-9+/]+=*$/.test(entry.value)
+        ) {
           problems.push(src.problem(['secrets', s, k], 'expected sha256 (64 hex digits) and value (base64)', fix));
           continue;
         }

@@ -21,9 +21,17 @@ export function normalizeToken(raw: string, source: string): string {
       fix: "read it with `kubectl -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{.data.token}' | base64 -d`",
     });
   } else if (/\s/.test(token)) {
-    problems.push({ file: source, message: 'the token contains whitespace or line breaks', fix: 'pass the bare token (one line, as `base64 -d` prints it)' });
+    problems.push({
+      file: source,
+      message: 'the token contains whitespace or line breaks',
+      fix: 'pass the bare token (one line, as `base64 -d` prints it)',
+    });
   } else if (/[^\x21-\x7e]/.test(token)) {
-    problems.push({ file: source, message: 'the token contains non-printable or non-ASCII characters', fix: 'pass the decoded token, not the base64 of it or a binary file' });
+    problems.push({
+      file: source,
+      message: 'the token contains non-printable or non-ASCII characters',
+      fix: 'pass the decoded token, not the base64 of it or a binary file',
+    });
   }
   if (problems.length > 0) throw new InputError(problems);
   return token;

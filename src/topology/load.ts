@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
-import { type Cluster, type Installer, type Mesh, type Role, type SecretsProvider } from './model';
+import type { Cluster, Installer, Mesh, Role, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { validateAgainstSchema } from './validate';
 import { YamlSource } from './yaml-source';
@@ -66,7 +66,9 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   }
   const raw = data as RawTopology;
   if (raw && typeof raw === 'object' && !Array.isArray(raw) && raw.contexts === null) {
-    problems.push(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context, each with its network (see the commented example)'));
+    problems.push(
+      src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context, each with its network (see the commented example)'),
+    );
     raw.contexts = {};
   }
   const violations = validateAgainstSchema(raw, TOPOLOGY_SCHEMA);
@@ -115,7 +117,13 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   for (const [ctx, c] of contexts) {
     const role = c.role ?? 'primary';
     if (role === 'primary' && c.primary !== undefined) {
-      problems.push(src.problem(['contexts', ctx, 'primary'], `a primary cluster has no primary (got ${show(c.primary)})`, 'remove `primary:`, or set `role: remote`'));
+      problems.push(
+        src.problem(
+          ['contexts', ctx, 'primary'],
+          `a primary cluster has no primary (got ${show(c.primary)})`,
+          'remove `primary:`, or set `role: remote`',
+        ),
+      );
     }
     if (role === 'remote' && !invalid.has(ctx)) {
       problems.push(
@@ -209,10 +217,16 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
   const data = src.toJS() as Record<string, unknown> | null;
   const problems: Problem[] = [];
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new InputError({ file, message: `expected an IstioOperator mapping, got ${show(data)}`, fix: 'write apiVersion: install.istio.io/v1alpha1, kind: IstioOperator, spec: {...}' });
+    throw new InputError({
+      file,
+      message: `expected an IstioOperator mapping, got ${show(data)}`,
+      fix: 'write apiVersion: install.istio.io/v1alpha1, kind: IstioOperator, spec: {...}',
+    });
   }
   if (data.apiVersion !== 'install.istio.io/v1alpha1') {
-    problems.push(src.problem(['apiVersion'], `expected install.istio.io/v1alpha1, got ${show(data.apiVersion)}`, 'set apiVersion: install.istio.io/v1alpha1'));
+    problems.push(
+      src.problem(['apiVersion'], `expected install.istio.io/v1alpha1, got ${show(data.apiVersion)}`, 'set apiVersion: install.istio.io/v1alpha1'),
+    );
   }
   if (data.kind !== 'IstioOperator') {
     problems.push(src.problem(['kind'], `expected IstioOperator, got ${show(data.kind)}`, 'set kind: IstioOperator'));
@@ -223,7 +237,9 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
   }
   for (const key of Object.keys(data)) {
     if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(key)) {
-      problems.push(src.problem([key], `unknown top-level key "${key}"`, 'remove it; an IstioOperator has apiVersion, kind, metadata and spec', true));
+      problems.push(
+        src.problem([key], `unknown top-level key "${key}"`, 'remove it; an IstioOperator has apiVersion, kind, metadata and spec', true),
+      );
     }
   }
   if (problems.length > 0) throw new InputError(problems);
@@ -233,7 +249,12 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
   for (const p of OVERRIDDEN) {
     if (getIn(s, p) !== undefined) {
       const at = ['spec', ...p];
-      warnings.push({ file, path: at.join('.'), ...src.locate(at), message: `is set by meshgen for each cluster; the value here (${show(getIn(s, p))}) is ignored` });
+      warnings.push({
+        file,
+        path: at.join('.'),
+        ...src.locate(at),
+        message: `is set by meshgen for each cluster; the value here (${show(getIn(s, p))}) is ignored`,
+      });
     }
   }
   for (const r of REMOVED) {

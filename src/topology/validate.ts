@@ -30,8 +30,14 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
     const t = typeOf(value);
     const ok = t === schema.type || (schema.type === 'integer' && t === 'integer');
     if (!ok) {
-      const expected = schema.enum ? `one of ${schema.enum.map((e) => show(e)).join(', ')}` : article(schema.type === 'object' ? 'mapping' : schema.type);
-      out.push({ path, message: `expected ${expected}, got ${t === 'null' ? 'an empty value' : `${article(t)} ${show(value)}`}`, fix: fixFor(schema) });
+      const expected = schema.enum
+        ? `one of ${schema.enum.map((e) => show(e)).join(', ')}`
+        : article(schema.type === 'object' ? 'mapping' : schema.type);
+      out.push({
+        path,
+        message: `expected ${expected}, got ${t === 'null' ? 'an empty value' : `${article(t)} ${show(value)}`}`,
+        fix: fixFor(schema),
+      });
       return out;
     }
   }
@@ -54,7 +60,7 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
     }
   }
   if (Array.isArray(value) && schema.items) {
-    value.forEach((item, i) => out.push(...validateAgainstSchema(item, schema.items as SchemaNode, [...path, i])));
+    for (const [i, item] of value.entries()) out.push(...validateAgainstSchema(item, schema.items as SchemaNode, [...path, i]));
   }
   if (typeOf(value) === 'object' && (schema.properties || schema.additionalProperties !== undefined)) {
     const obj = value as Record<string, unknown>;

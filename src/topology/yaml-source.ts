@@ -11,7 +11,8 @@ export class YamlSource {
     const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
     const problems: Problem[] = doc.errors.map((e) => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      const msg = e.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${firstLine(e.message)}`;
+      const msg =
+        e.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${firstLine(e.message)}`;
       return {
         file,
         line: pos?.line,
@@ -70,7 +71,10 @@ export class YamlSource {
 
 /** `['contexts', 'a.b', 'network']` → `contexts."a.b".network` */
 export function formatPath(path: readonly (string | number)[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? p : JSON.stringify(p))).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? p : JSON.stringify(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 function firstLine(s: string): string {

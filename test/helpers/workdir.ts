@@ -66,7 +66,14 @@ export function hashTree(dir: string): Map<string, string> {
     for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) walk(child);
-      else out.set(child, crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, child))).digest('hex'));
+      else
+        out.set(
+          child,
+          crypto
+            .createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, child)))
+            .digest('hex'),
+        );
     }
   };
   if (fs.existsSync(dir)) walk('');

@@ -75,7 +75,10 @@ test('multi-primary: every cluster is a peer of every other; gateways only when 
 test('fails when a key is unknown, with the line and a suggestion', () => {
   const lines = problemsOf(() => parseTopology('mesh_id: m\ncontexts:\n  a:\n    netwrok: n\n'));
   assert.equal(lines.length, 2);
-  assert.match(lines.find((l) => l.includes('netwrok')) ?? '', /^topology\.yaml:4:5: contexts\.a\.netwrok: unknown key "netwrok"; did you mean "network"\?/);
+  assert.match(
+    lines.find((l) => l.includes('netwrok')) ?? '',
+    /^topology\.yaml:4:5: contexts\.a\.netwrok: unknown key "netwrok"; did you mean "network"\?/,
+  );
   assert.match(lines.find((l) => l.includes('required')) ?? '', /contexts\.a: required key "network" is missing/);
 });
 
@@ -107,7 +110,10 @@ test('fails when two contexts have the same cluster name', () => {
 
 test('fails on duplicate keys and YAML syntax errors with the line', () => {
   assert.match(problemsOf(() => parseTopology('mesh_id: m\nmesh_id: n\ncontexts: {}\n'))[0], /topology\.yaml:2:1: duplicate key/);
-  assert.match(problemsOf(() => parseTopology('mesh_id: m\ncontexts:\n  a:\n    network: "n\n'))[0], /topology\.yaml:[45]:\d+: YAML syntax error: Missing closing "quote/);
+  assert.match(
+    problemsOf(() => parseTopology('mesh_id: m\ncontexts:\n  a:\n    network: "n\n'))[0],
+    /topology\.yaml:[45]:\d+: YAML syntax error: Missing closing "quote/,
+  );
 });
 
 test('fails when contexts is empty or the file is empty', () => {
@@ -117,7 +123,9 @@ test('fails when contexts is empty or the file is empty', () => {
 
 test('fails when an unsupported feature of this version is asked for', () => {
   const lines = problemsOf(() =>
-    parseTopology('mesh_id: m\nistio:\n  installer: helm\nsecrets:\n  provider: external-secrets\ncontexts:\n  a:\n    network: n\n    role: remote\n    primary: b\n'),
+    parseTopology(
+      'mesh_id: m\nistio:\n  installer: helm\nsecrets:\n  provider: external-secrets\ncontexts:\n  a:\n    network: n\n    role: remote\n    primary: b\n',
+    ),
   );
   assert.equal(lines.length, 3);
   assert.ok(lines.some((l) => l.includes('istio.installer: installer "helm" is not supported')));

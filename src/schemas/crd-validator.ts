@@ -1,0 +1,504 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv2020, { type ErrorObject, type Format, type ValidateFunction } from 'ajv/dist/2020';
+import type { SchemaValidateFunction } from 'ajv/dist/types';
+import * as YAML from 'yaml';
+
+/** Where the CRD schemas live, or why none was found. */
+export interface CrdDirectory {
+  /** Absolute path of the directory holding the CRD `*.yaml` files and `k8s-schemas/`. */
+  readonly dir?: string;
+  /** Why no directory was found (set when `dir` is not). */
+  readonly reason?: string;
+}
+
+/** The outcome of validating one Kubernetes object. */
+export interface ValidationResult {
+  /**
+   * The schema used, e.g. `gateways.networking.istio.io/v1 (istio-networking-crds.yaml)` or `k8s-schemas/secret-v1.json`;
+   * `undefined` when there is no schema for that apiVersion and kind (or its CRD is schemaless).
+   */
+  readonly schema: string | undefined;
+  /** Human-readable problems, each starting with the path of the offending field (`spec.servers[0].tls.mode: ...`). */
+  readonly errors: string[];
+}
+
+/**
+ * Finds the directory of CRD schemas.
+ *
+ * `MESHGEN_CRDS` (resolved against the current directory) wins when set, and must exist. Otherwise the
+ * shared `../shared/crds` next to the repository (the nearest ancestor of this file with a package.json) is used,
+ * so the lookup works both from `src/` under tsx and from the compiled `lib/src/`.
+ */
+export function crdDirectory(env: NodeJS.ProcessEnv = process.env): CrdDirectory {
+  const fromEnv = env.MESHGEN_CRDS;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const dir = path.resolve(fromEnv);
+    if (isDirectory(dir)) return { dir };
+    return { reason: `MESHGEN_CRDS=${fromEnv}: ${dir} is not a directory; point it at ../shared/crds or a copy of it` };
+  }
+  const root = packageRoot(__dirname);
+  if (root !== undefined) {
+    const dir = path.resolve(root, '..', 'shared', 'crds');
+    if (isDirectory(dir)) return { dir };
+  }
+  return { reason: 'no CRD directory: set MESHGEN_CRDS to ../shared/crds or a copy of it' };
+}
+
+/** One schema the registry can compile: a served CRD version or a core Kubernetes JSON schema. */
+interface Entry {
+  /** Shown to users as `ValidationResult.schema`. */
+  readonly source: string;
+  /** The schema to compile: a structural rewrite of the CRD schema, or the Kubernetes JSON schema as is. */
+  readonly schema: Record<string, unknown>;
+  /** The CRD's root is `x-kubernetes-preserve-unknown-fields: true` with no spec schema (IstioOperator). */
+  readonly schemaless: boolean;
+}
+
+const K8S_DEFINITIONS_ID = 'https://kubernetes.io/api/_definitions.json';
+
+/**
+ * Kubernetes manifests checked against the real schemas: every served version of every CRD in a directory, plus the
+ * core Kubernetes v1 JSON schemas in its `k8s-schemas/` folder (Namespace, Secret, ServiceAccount, ConfigMap).
+ *
+ * CRD schemas are OpenAPI v3 with Kubernetes extensions; they are rewritten (on a copy) into JSON Schema that behaves like
+ * the API server with strict field validation: unknown fields are rejected wherever `properties` is given, unless
+ * `x-kubernetes-preserve-unknown-fields` is set; `x-kubernetes-int-or-string` accepts an integer or a string; `nullable`
+ * accepts null; list types `set`/`map` must not repeat items/keys. CEL rules (`x-kubernetes-validations`) are not
+ * evaluated. Schemas are compiled on first use and cached per apiVersion and kind.
+ *
+ * @example
+ * const registry = SchemaRegistry.load(crdDirectory().dir!);
+ * const { schema, errors } = registry.validate(YAML.parse(text));
+ */
+export class SchemaRegistry {
+  /**
+   * Reads every `*.yaml` CRD file (multi-document) in `dir` and the JSON schemas in `dir/k8s-schemas/`.
+   *
+   * Nothing is compiled yet. Throws when `dir` is not a directory or a file does not parse.
+   */
+  public static load(dir: string): SchemaRegistry {
+    if (!isDirectory(dir)) throw new Error(`${dir}: CRD directory not found; set MESHGEN_CRDS to ../shared/crds or a copy of it`);
+    const registry = new SchemaRegistry();
+    for (const file of fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()) {
+      registry.addCrdFile(path.join(dir, file));
+    }
+    const k8sDir = path.join(dir, 'k8s-schemas');
+    if (isDirectory(k8sDir)) {
+      for (const file of fs
+        .readdirSync(k8sDir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()) {
+        registry.addK8sSchema(path.join(k8sDir, file), `k8s-schemas/${file}`);
+      }
+    }
+    return registry;
+  }
+
+  /** `apiVersion kind` → schema. */
+  private readonly entries = new Map<string, Entry>();
+  /** `group kind` → versions the CRD lists but does not serve (e.g. external-secrets.io v1beta1). */
+  private readonly unserved = new Map<string, string[]>();
+  private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly formats = new Set<string>();
+  private k8sDefinitions?: Record<string, unknown>;
+  private ajv?: Ajv2020;
+
+  private constructor() {}
+
+  /** Every `apiVersion kind` with a schema (schemaless CRDs included), sorted. */
+  public kinds(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  /**
+   * Validates one parsed manifest object against the schema for its apiVersion and kind.
+   *
+   * Objects of a kind without a schema get `schema: undefined` and only the basic checks (a mapping with string
+   * `apiVersion` and `kind`; a known kind also needs `metadata.name`). An apiVersion that a CRD lists but does not serve is
+   * an error.
+   */
+  public validate(obj: unknown): ValidationResult {
+    if (!isRecord(obj)) return { schema: undefined, errors: [`<root>: must be a Kubernetes object (a mapping), got ${describe(obj)}`] };
+    const { apiVersion, kind } = obj;
+    const basic: string[] = [];
+    if (typeof apiVersion !== 'string' || apiVersion === '') basic.push(`apiVersion: must be a non-empty string, got ${describe(apiVersion)}`);
+    if (typeof kind !== 'string' || kind === '') basic.push(`kind: must be a non-empty string, got ${describe(kind)}`);
+    if (basic.length > 0) return { schema: undefined, errors: basic };
+    const key = `${apiVersion} ${kind}`;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return { schema: undefined, errors: this.unservedErrors(apiVersion as string, kind as string) };
+
+    const metadata = obj.metadata;
+    if (!isRecord(metadata) || (metadata.name === undefined && metadata.generateName === undefined)) {
+      basic.push('metadata.name: required field is missing');
+    }
+    const validateFn = this.compile(key, entry);
+    const errors = validateFn(obj) ? [] : formatErrors(validateFn.errors ?? [], obj);
+    return { schema: entry.schemaless ? undefined : entry.source, errors: dedupe([...basic, ...errors]) };
+  }
+
+  private unservedErrors(apiVersion: string, kind: string): string[] {
+    const slash = apiVersion.lastIndexOf('/');
+    const group = slash < 0 ? '' : apiVersion.slice(0, slash);
+    const version = apiVersion.slice(slash + 1);
+    if (!this.unserved.get(`${group} ${kind}`)?.includes(version)) return [];
+    const served = this.kinds()
+      .filter((k) => k.endsWith(` ${kind}`) && k.startsWith(group === '' ? '' : `${group}/`))
+      .map((k) => k.split(' ')[0]);
+    return [`apiVersion: ${apiVersion} is not served for kind ${kind}; use ${served.join(' or ') || 'a served version'}`];
+  }
+
+  private addCrdFile(file: string): void {
+    const base = path.basename(file);
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
+      const crd = doc.toJS();
+      if (!isRecord(crd) || crd.kind !== 'CustomResourceDefinition' || !isRecord(crd.spec) || !isRecord(crd.metadata)) continue;
+      const { group, names, versions } = crd.spec;
+      if (typeof group !== 'string' || !isRecord(names) || typeof names.kind !== 'string' || !Array.isArray(versions)) continue;
+      for (const v of versions) {
+        if (!isRecord(v) || typeof v.name !== 'string') continue;
+        if (v.served !== true) {
+          const key = `${group} ${names.kind}`;
+          this.unserved.set(key, [...(this.unserved.get(key) ?? []), v.name]);
+          continue;
+        }
+        const key = `${group}/${v.name} ${names.kind}`;
+        // The first definition wins, so a directory holding both a trimmed and a full copy of a CRD stays usable.
+        if (this.entries.has(key)) continue;
+        const raw = isRecord(v.schema) && isRecord(v.schema.openAPIV3Schema) ? v.schema.openAPIV3Schema : { type: 'object' };
+        this.entries.set(key, {
+          source: `${crd.metadata.name}/${v.name} (${base})`,
+          schema: crdRootSchema(raw, this.formats),
+          schemaless: raw['x-kubernetes-preserve-unknown-fields'] === true && !(isRecord(raw.properties) && 'spec' in raw.properties),
+        });
+      }
+    }
+  }
+
+  private addK8sSchema(file: string, source: string): void {
+    const schema: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (!isRecord(schema)) return;
+    collectFormats(schema, this.formats);
+    if (path.basename(file) === '_definitions.json') {
+      this.k8sDefinitions = schema;
+      return;
+    }
+    const gvks = schema['x-kubernetes-group-version-kind'];
+    if (!Array.isArray(gvks)) return;
+    for (const gvk of gvks) {
+      if (!isRecord(gvk) || typeof gvk.kind !== 'string' || typeof gvk.version !== 'string') continue;
+      const apiVersion = typeof gvk.group === 'string' && gvk.group !== '' ? `${gvk.group}/${gvk.version}` : gvk.version;
+      const key = `${apiVersion} ${gvk.kind}`;
+      if (!this.entries.has(key)) this.entries.set(key, { source, schema, schemaless: false });
+    }
+  }
+
+  private compile(key: string, entry: Entry): ValidateFunction {
+    let fn = this.compiled.get(key);
+    if (fn === undefined) {
+      const ajv = this.getAjv();
+      for (const name of this.formats) {
+        if (!ajv.formats[name]) ajv.addFormat(name, FORMATS[name] ?? true);
+      }
+      fn = ajv.compile(entry.schema);
+      this.compiled.set(key, fn);
+    }
+    return fn;
+  }
+
+  private getAjv(): Ajv2020 {
+    if (this.ajv === undefined) {
+      // strict: false ignores the OpenAPI/Kubernetes keywords JSON Schema does not know (x-kubernetes-*, example...).
+      // validateSchema: false skips meta-validating megabytes of upstream schemas on every compile.
+      const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true, validateSchema: false, logger: false });
+      ajv.addKeyword({ keyword: LIST_MAP_KEYS, type: 'array', schemaType: 'array', errors: true, validate: uniqueListMapKeys });
+      if (this.k8sDefinitions !== undefined) ajv.addSchema(this.k8sDefinitions, K8S_DEFINITIONS_ID);
+      this.ajv = ajv;
+    }
+    return this.ajv;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CRD schema → JSON Schema
+
+/** Private keyword carrying `x-kubernetes-list-map-keys` of a `x-kubernetes-list-type: map` list. */
+const LIST_MAP_KEYS = 'x-meshgen-list-map-keys';
+
+/**
+ * `metadata` at a CRD root is usually just `type: object` (the API server checks it as ObjectMeta). Checked loosely here:
+ * the fields people write are typed, the server-populated ones accept anything, and a misspelt field is unknown.
+ */
+const LOOSE_METADATA: Record<string, unknown> = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    namespace: { type: 'string' },
+    generateName: { type: 'string' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    finalizers: { type: 'array', items: { type: 'string' } },
+    ownerReferences: { type: 'array', items: { type: 'object' } },
+    creationTimestamp: {},
+    deletionGracePeriodSeconds: {},
+    deletionTimestamp: {},
+    generation: {},
+    managedFields: {},
+    resourceVersion: {},
+    selfLink: {},
+    uid: {},
+  },
+  additionalProperties: false,
+};
+
+function crdRootSchema(raw: Record<string, unknown>, formats: Set<string>): Record<string, unknown> {
+  const root = toJsonSchema(raw, formats, false) as Record<string, unknown>;
+  // apiVersion, kind and metadata are implicitly part of every custom resource; Istio's CRDs do not list them.
+  const properties: Record<string, unknown> = { apiVersion: { type: 'string' }, kind: { type: 'string' }, ...(isRecord(root.properties) ? root.properties : {}) };
+  const rawMeta = isRecord(raw.properties) ? raw.properties.metadata : undefined;
+  // Some CRDs constrain metadata (e.g. a name length); keep that, as a value validation beside the loose shape.
+  const constrained = isRecord(rawMeta) && Object.keys(rawMeta).some((k) => k !== 'type' && k !== 'description');
+  properties.metadata = constrained ? { allOf: [LOOSE_METADATA, toJsonSchema(rawMeta, formats, true)] } : LOOSE_METADATA;
+  return { ...root, properties };
+}
+
+/**
+ * Rewrites one OpenAPI v3 node of a structural CRD schema (recursively, into new objects: the input is not modified).
+ * `inJunctor` marks nodes under allOf/anyOf/oneOf/not: those are value validations of the parent, so they must not
+ * reject the parent's other fields.
+ */
+function toJsonSchema(node: unknown, formats: Set<string>, inJunctor: boolean): unknown {
+  if (!isRecord(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    switch (key) {
+      case 'description':
+      case 'example':
+      case 'nullable':
+      case 'x-kubernetes-int-or-string':
+      case 'x-kubernetes-preserve-unknown-fields':
+      case 'x-kubernetes-list-type':
+      case 'x-kubernetes-list-map-keys':
+        break;
+      // CEL rules need a CEL interpreter and the old object for transition rules; they are not evaluated here.
+      case 'x-kubernetes-validations':
+        break;
+      case 'properties':
+        out.properties = isRecord(value) ? mapValues(value, (v) => toJsonSchema(v, formats, inJunctor)) : value;
+        break;
+      case 'additionalProperties':
+      case 'items':
+        out[key] = Array.isArray(value) ? value.map((v) => toJsonSchema(v, formats, inJunctor)) : toJsonSchema(value, formats, inJunctor);
+        break;
+      case 'allOf':
+      case 'anyOf':
+      case 'oneOf':
+        out[key] = Array.isArray(value) ? value.map((v) => toJsonSchema(v, formats, true)) : value;
+        break;
+      case 'not':
+        out.not = toJsonSchema(value, formats, true);
+        break;
+      case 'format':
+        if (typeof value === 'string') formats.add(value);
+        out.format = value;
+        break;
+      default:
+        out[key] = value;
+    }
+  }
+  if (node['x-kubernetes-int-or-string'] === true) {
+    out.type = ['integer', 'string'];
+    // controller-gen also emits `anyOf: [{type: integer}, {type: string}]`; the type says the same with one error, not three.
+    if (
+      Array.isArray(out.anyOf) &&
+      out.anyOf.every((s) => isRecord(s) && Object.keys(s).length === 1 && (s.type === 'integer' || s.type === 'string'))
+    ) {
+      delete out.anyOf;
+    }
+  }
+  if ('properties' in out && !('additionalProperties' in out) && node['x-kubernetes-preserve-unknown-fields'] !== true && !inJunctor) {
+    out.additionalProperties = false;
+  }
+  if (node['x-kubernetes-list-type'] === 'set') out.uniqueItems = true;
+  if (node['x-kubernetes-list-type'] === 'map' && Array.isArray(node['x-kubernetes-list-map-keys']))
+    out[LIST_MAP_KEYS] = node['x-kubernetes-list-map-keys'];
+  return node.nullable === true ? allowNull(out) : out;
+}
+
+function allowNull(schema: Record<string, unknown>): Record<string, unknown> {
+  if ('allOf' in schema || 'anyOf' in schema || 'oneOf' in schema || 'not' in schema) return { anyOf: [{ type: 'null' }, schema] };
+  const out = { ...schema };
+  if (typeof out.type === 'string') out.type = [out.type, 'null'];
+  else if (Array.isArray(out.type) && !out.type.includes('null')) out.type = [...out.type, 'null'];
+  if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+  return out;
+}
+
+const uniqueListMapKeys: SchemaValidateFunction = (keys: string[], data: unknown): boolean => {
+  if (!Array.isArray(data)) return true;
+  const seen = new Map<string, number>();
+  for (const [i, item] of data.entries()) {
+    if (!isRecord(item)) continue;
+    const id = JSON.stringify(keys.map((k) => item[k] ?? null));
+    const first = seen.get(id);
+    if (first !== undefined) {
+      const what = keys.map((k) => `${k}=${JSON.stringify(item[k])}`).join(', ');
+      uniqueListMapKeys.errors = [{ keyword: LIST_MAP_KEYS, message: `items [${first}] and [${i}] have the same key (${what})`, params: { keys } }];
+      return false;
+    }
+    seen.set(id, i);
+  }
+  return true;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formats
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+// Go's time.ParseDuration, plus the `d`/`w` units of the go-openapi `duration` format the API server uses.
+const DURATION = /^[-+]?(?:0|(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h|d|w))+$/;
+
+/** Formats Kubernetes schemas use; any other format found in a schema is accepted as is. */
+const FORMATS: Record<string, Format> = {
+  int32: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 },
+  int64: { type: 'number', validate: (n: number) => Number.isInteger(n) },
+  float: { type: 'number', validate: () => true },
+  double: { type: 'number', validate: () => true },
+  byte: { type: 'string', validate: (s: string) => BASE64.test(s) },
+  'date-time': { type: 'string', validate: (s: string) => RFC3339.test(s) },
+  duration: { type: 'string', validate: (s: string) => DURATION.test(s) },
+};
+
+function collectFormats(node: unknown, into: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) collectFormats(item, into);
+  } else if (isRecord(node)) {
+    if (typeof node.format === 'string') into.add(node.format);
+    for (const value of Object.values(node)) collectFormats(value, into);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+function formatErrors(errors: ErrorObject[], obj: unknown): string[] {
+  // A failed anyOf/oneOf also reports why each branch failed; its own message (below) is clearer than that noise.
+  const junctions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => `${e.schemaPath}/`);
+  return errors.filter((e) => !junctions.some((j) => e.schemaPath.startsWith(j))).map((e) => formatError(e, obj));
+}
+
+function formatError(e: ErrorObject, obj: unknown): string {
+  const at = jsonPath(e.instancePath, obj);
+  const p = e.params as Record<string, any>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${childPath(at, String(p.additionalProperty))}: unknown field`;
+    case 'required':
+      return `${childPath(at, String(p.missingProperty))}: required field is missing`;
+    case 'enum':
+      return `${at}: unsupported value ${show(e.data)}; supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}`;
+    case 'const':
+      return `${at}: must be ${show(p.allowedValue)}, got ${show(e.data)}`;
+    case 'type':
+      return `${at}: must be ${String(p.type).split(',').join(' or ')}, got ${describe(e.data)}`;
+    case 'format':
+      return `${at}: ${show(e.data)} is not a valid ${p.format}`;
+    case 'pattern':
+      return `${at}: ${show(e.data)} does not match ${p.pattern}`;
+    case 'oneOf': {
+      const fields = requiredAlternatives(e.schema);
+      if (Array.isArray(p.passingSchemas)) {
+        return fields.length > 0 ? `${at}: at most one of ${fields.join(', ')} may be set` : `${at}: matches more than one allowed form`;
+      }
+      return fields.length > 0 ? `${at}: exactly one of ${fields.join(', ')} must be set` : `${at}: matches none of the allowed forms`;
+    }
+    case 'anyOf': {
+      const fields = requiredAlternatives(e.schema);
+      return fields.length > 0 ? `${at}: one of ${fields.join(', ')} must be set` : `${at}: matches none of the allowed forms`;
+    }
+    default:
+      return `${at}: ${e.message ?? `fails ${e.keyword}`}`;
+  }
+}
+
+/** Field names of branches that are just `{required: [...]}` (how Istio and controller-gen spell "one of these fields"). */
+function requiredAlternatives(branches: unknown): string[] {
+  if (!Array.isArray(branches)) return [];
+  return branches.flatMap((b) => (isRecord(b) && Array.isArray(b.required) && Object.keys(b).length === 1 ? (b.required as string[]) : []));
+}
+
+/** `/spec/servers/0/tls` → `spec.servers[0].tls`, using the object to tell list indexes from map keys. */
+function jsonPath(pointer: string, obj: unknown): string {
+  if (pointer === '') return '<root>';
+  let out = '';
+  let cur: unknown = obj;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      out += `[${seg}]`;
+      cur = cur[Number(seg)];
+    } else {
+      out = childPath(out, seg);
+      cur = isRecord(cur) ? cur[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function childPath(parent: string, key: string): string {
+  const base = parent === '<root>' ? '' : parent;
+  if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key)) return base === '' ? key : `${base}.${key}`;
+  return `${base}[${JSON.stringify(key)}]`;
+}
+
+function show(value: unknown): string {
+  const s = JSON.stringify(value) ?? String(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (value === undefined) return 'nothing';
+  return `${typeof value} ${show(value)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mapValues(obj: Record<string, unknown>, fn: (v: unknown) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = fn(v);
+  return out;
+}
+
+function dedupe(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest ancestor of `start` holding a package.json. */
+function packageRoot(start: string): string | undefined {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
