@@ -16,12 +16,16 @@
  * env: {NAME: value}   # optional; null unsets; restored afterwards
  * expect:
  *   exit: 2
- *   file: topology.yaml   # the file the problem is reported against: a problem line starts with it
+ *   file: topology.yaml   # the file the problem is reported against (or a list of acceptable ones): a problem line
+ *                         # starts with it; without an "error:" header (yargs usage errors), stderr names it
  *   stderr: [substring, ...]
  *   lines: 1              # optional: number of problem lines under the "error:" / "N errors:" header
  * ```
  *
- * Every case also checks: no stack trace, and nothing in the work directory added, changed or removed.
+ * `{workdir}` in `args`, `expect.file` and `expect.stderr` is replaced by the work directory.
+ *
+ * Every case also checks: no stack trace; every problem line has a fix; a problem line citing `file:line` cites a line
+ * that exists in that file; nothing in the work directory added, changed or removed.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -47,7 +51,7 @@ interface Case {
   readonly workdir?: string;
   readonly stdin?: string;
   readonly env?: Record<string, string | null>;
-  readonly expect: { exit: number; file: string; stderr: string[]; lines?: number };
+  readonly expect: { exit: number; file: string | string[]; stderr: string[]; lines?: number };
 }
 
 const tempDirs: string[] = [];
@@ -61,7 +65,7 @@ function loadCase(name: string): Case {
   assert.deepEqual(unknown, [], `${name}/case.yaml: unknown keys`);
   assert.ok(['example', 'example-public', 'empty'].includes(c.base), `${name}/case.yaml: base must be example, example-public or empty`);
   assert.ok(
-    c.expect && typeof c.expect.exit === 'number' && typeof c.expect.file === 'string',
+    c.expect && typeof c.expect.exit === 'number' && c.expect.file !== undefined && Array.isArray(c.expect.stderr),
     `${name}/case.yaml: expect.exit and expect.file are required`,
   );
   return c;
@@ -137,13 +141,23 @@ test('the bad-input corpus has at least 45 cases', () => {
 });
 
 for (const name of names) {
-  const c = loadCase(name);
+  let c: Case;
+  try {
+    c = loadCase(name);
+  } catch (e) {
+    test(`${name}: case.yaml is valid`, () => {
+      throw e;
+    });
+    continue;
+  }
   test(`${name}: fails when ${c.description}`, async () => {
     // GIVEN
     const dir = buildWorkdir(name, c);
     const before = hashTree(dir);
     const workdir = c.workdir === undefined ? dir : path.join(dir, c.workdir);
-    const args = [...c.args.map((a) => a.replaceAll('{workdir}', dir)), '--workdir', workdir];
+    const fill = (t: string) => t.replaceAll('{workdir}', dir);
+    const args = [...c.args.map(fill), '--workdir', workdir];
+    const files = (Array.isArray(c.expect.file) ? c.expect.file : [c.expect.file]).map(fill);
 
     // WHEN
     const r = await run(args, c.stdin ?? '', c.env ?? {});
@@ -151,19 +165,37 @@ for (const name of names) {
     // THEN
     const shown = `stderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
     assert.equal(r.exit, c.expect.exit, `exit code\n${shown}`);
-    for (const s of c.expect.stderr) assert.ok(r.stderr.includes(s), `stderr lacks ${JSON.stringify(s)}\n${shown}`);
+    for (const s of c.expect.stderr.map(fill)) assert.ok(r.stderr.includes(s), `stderr lacks ${JSON.stringify(s)}\n${shown}`);
     assert.ok(!r.stderr.split('\n').some((l) => /^\s+at /.test(l)), `stack trace in stderr\n${shown}`);
     const problems = problemLines(r.stderr);
-    if (problems === undefined) assert.ok(r.stderr.includes(c.expect.file), `stderr does not name ${c.expect.file}\n${shown}`);
-    else
+    if (problems === undefined) {
       assert.ok(
-        problems.some((l) => l.startsWith(`  ${c.expect.file}`)),
-        `no problem line starts with ${c.expect.file}\n${shown}`,
+        files.some((f) => r.stderr.includes(f)),
+        `stderr names none of ${files.join(', ')}\n${shown}`,
       );
+    } else {
+      assert.ok(
+        problems.some((l) => files.some((f) => l.startsWith(`  ${f}`))),
+        `no problem line starts with ${files.join(' or ')}\n${shown}`,
+      );
+      for (const l of problems) assert.ok(l.includes('; fix: '), `problem line without a fix: ${l}\n${shown}`);
+      for (const l of problems) assert.equal(citedLineProblem(dir, l), undefined, `${citedLineProblem(dir, l)}\n${shown}`);
+    }
     if (c.expect.lines !== undefined) assert.equal(problems?.length, c.expect.lines, `number of problem lines\n${shown}`);
     const changed = diffHashes(before, hashTree(dir));
     assert.deepEqual(changed, [], `the work directory changed\n${shown}`);
   });
+}
+
+/** Why the `file:line` a problem line cites cannot be right (the file does not exist or is shorter), or undefined. */
+function citedLineProblem(dir: string, line: string): string | undefined {
+  const m = /^ {2}([^\s:]+):(\d+)(?::\d+)?: /.exec(line);
+  if (!m) return undefined;
+  const file = path.resolve(dir, m[1]);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) return `cites line ${m[2]} of ${m[1]}, which is not a file: ${line}`;
+  // A YAML error at the end of a file that ends with a newline points just past the last line.
+  const count = fs.readFileSync(file, 'utf8').split('\n').length;
+  return Number(m[2]) <= count ? undefined : `cites line ${m[2]} of ${m[1]}, which has ${count - 1} lines: ${line}`;
 }
 
 function diffHashes(a: Map<string, string>, b: Map<string, string>): string[] {

@@ -215,7 +215,7 @@ export class SchemaRegistry {
     if (this.ajv === undefined) {
       // strict: false ignores the OpenAPI/Kubernetes keywords JSON Schema does not know (x-kubernetes-*, example...).
       // validateSchema: false skips meta-validating megabytes of upstream schemas on every compile.
-      const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true, validateSchema: false, logger: false });
+      const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true, validateSchema: false, logger: false, code: { optimize: false } });
       ajv.addKeyword({ keyword: LIST_MAP_KEYS, type: 'array', schemaType: 'array', errors: true, validate: uniqueListMapKeys });
       if (this.k8sDefinitions !== undefined) ajv.addSchema(this.k8sDefinitions, K8S_DEFINITIONS_ID);
       this.ajv = ajv;
@@ -259,7 +259,11 @@ const LOOSE_METADATA: Record<string, unknown> = {
 function crdRootSchema(raw: Record<string, unknown>, formats: Set<string>): Record<string, unknown> {
   const root = toJsonSchema(raw, formats, false) as Record<string, unknown>;
   // apiVersion, kind and metadata are implicitly part of every custom resource; Istio's CRDs do not list them.
-  const properties: Record<string, unknown> = { apiVersion: { type: 'string' }, kind: { type: 'string' }, ...(isRecord(root.properties) ? root.properties : {}) };
+  const properties: Record<string, unknown> = {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    ...(isRecord(root.properties) ? root.properties : {}),
+  };
   const rawMeta = isRecord(raw.properties) ? raw.properties.metadata : undefined;
   // Some CRDs constrain metadata (e.g. a name length); keep that, as a value validation beside the loose shape.
   const constrained = isRecord(rawMeta) && Object.keys(rawMeta).some((k) => k !== 'type' && k !== 'description');

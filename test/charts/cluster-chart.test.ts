@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { App } from 'cdk8s';
+import { ClusterChart, type SealedRemoteSecret } from '../../src/charts/cluster-chart';
+import { deepMerge } from '../../src/charts/merge';
+import { kubeconfigTemplate } from '../../src/charts/remote-secret';
+import { parseTopology } from '../../src/topology/load';
+import type { Mesh } from '../../src/topology/model';
+
+const CACERTS = { 'ca-cert.pem': 'AgA1', 'ca-key.pem': 'AgA2', 'cert-chain.pem': 'AgA3', 'root-cert.pem': 'AgA4' };
+
+function synthCluster(mesh: Mesh, name: string, base: Record<string, unknown> = { profile: 'default' }, remoteSecrets: SealedRemoteSecret[] = []) {
+  const cluster = mesh.clusters.find((c) => c.name === name);
+  assert.ok(cluster);
+  const chart = new ClusterChart(new App(), name, { mesh, cluster, base, cacerts: CACERTS, remoteSecrets });
+  return chart.files();
+}
+
+const MULTI = parseTopology(
+  'mesh_id: m\ncontexts:\n  a:\n    network: n1\n    eastWestGateway:\n      serviceType: NodePort\n  b:\n    network: n2\n  c:\n    network: n2\n',
+);
+const SINGLE = parseTopology('mesh_id: m\ncontexts:\n  a:\n    network: n1\n  b:\n    network: n1\n');
+
+test('multi-network primary: namespace label, east-west gateway, cross-network gateway', () => {
+  const files = synthCluster(MULTI, 'a');
+  assert.deepEqual(
+    [...files.keys()],
+    ['namespace.yaml', 'cacerts.yaml', 'control-plane.yaml', 'eastwest-gateway.yaml', 'cross-network-gateway.yaml', 'reader-token.yaml'],
+  );
+  const [ns] = files.get('namespace.yaml') as any[];
+  assert.deepEqual(ns.metadata.labels, { 'topology.istio.io/network': 'n1' });
+  assert.equal(ns.metadata.annotations['argocd.argoproj.io/sync-wave'], '-2');
+
+  const [ew] = files.get('eastwest-gateway.yaml') as any[];
+  assert.equal(ew.apiVersion, 'install.istio.io/v1alpha1');
+  assert.equal(ew.metadata.name, 'eastwest');
+  assert.equal(ew.spec.profile, 'empty');
+  assert.equal(ew.spec.revision, '');
+  const gw = ew.spec.components.ingressGateways[0];
+  assert.equal(gw.name, 'istio-eastwestgateway');
+  assert.equal(gw.enabled, true);
+  assert.deepEqual(gw.label, { istio: 'eastwestgateway', app: 'istio-eastwestgateway', 'topology.istio.io/network': 'n1' });
+  assert.deepEqual(gw.k8s.env, [{ name: 'ISTIO_META_REQUESTED_NETWORK_VIEW', value: 'n1' }]);
+  assert.deepEqual(
+    gw.k8s.service.ports.map((p: any) => `${p.name}:${p.port}:${p.targetPort}`),
+    ['status-port:15021:15021', 'tls:15443:15443', 'tls-istiod:15012:15012', 'tls-webhook:15017:15017'],
+  );
+  assert.equal(gw.k8s.service.type, 'NodePort');
+  assert.deepEqual(ew.spec.values, { gateways: { 'istio-ingressgateway': { injectionTemplate: 'gateway' } }, global: { network: 'n1' } });
+
+  const [xgw] = files.get('cross-network-gateway.yaml') as any[];
+  assert.equal(xgw.apiVersion, 'networking.istio.io/v1');
+  assert.equal(xgw.metadata.name, 'cross-network-gateway');
+  assert.equal(xgw.metadata.namespace, 'istio-system');
+  assert.deepEqual(xgw.spec, {
+    selector: { istio: 'eastwestgateway' },
+    servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, tls: { mode: 'AUTO_PASSTHROUGH' }, hosts: ['*.local'] }],
+  });
+});
+
+test('the default LoadBalancer service type is left to Istio (as gen-eastwest-gateway.sh does)', () => {
+  const [ew] = synthCluster(MULTI, 'b').get('eastwest-gateway.yaml') as any[];
+  assert.equal(ew.spec.components.ingressGateways[0].k8s.service.type, undefined);
+});
+
+test('single network: no network label, no gateways', () => {
+  const files = synthCluster(SINGLE, 'a');
+  assert.deepEqual([...files.keys()], ['namespace.yaml', 'cacerts.yaml', 'control-plane.yaml', 'reader-token.yaml']);
+  const [ns] = files.get('namespace.yaml') as any[];
+  assert.equal(ns.metadata.labels, undefined);
+});
+
+test('control plane: base.yaml merged under the generated meshID, clusterName and network, which win', () => {
+  const base = { profile: 'demo', meshConfig: { accessLogFile: '/dev/stdout' }, values: { global: { meshID: 'wrong', logging: { level: 'info' } } } };
+  const [iop] = synthCluster(MULTI, 'b', base).get('control-plane.yaml') as any[];
+  assert.equal(iop.kind, 'IstioOperator');
+  assert.equal(iop.metadata.namespace, 'istio-system');
+  assert.equal(iop.metadata.annotations['argocd.argoproj.io/sync-wave'], '0');
+  assert.equal(iop.spec.profile, 'demo');
+  assert.deepEqual(iop.spec.meshConfig, { accessLogFile: '/dev/stdout' });
+  assert.deepEqual(iop.spec.values.global, { meshID: 'm', logging: { level: 'info' }, multiCluster: { clusterName: 'b' }, network: 'n2' });
+  assert.equal(base.values.global.meshID, 'wrong', 'base is not modified');
+});
+
+test('cacerts and remote secrets are SealedSecrets in the wave before the control plane', () => {
+  const peer = MULTI.clusters[1];
+  const files = synthCluster(MULTI, 'a', {}, [{ peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedToken: 'AgBtoken' }]);
+  const [ca] = files.get('cacerts.yaml') as any[];
+  assert.equal(ca.kind, 'SealedSecret');
+  assert.equal(ca.metadata.name, 'cacerts');
+  assert.equal(ca.metadata.annotations['argocd.argoproj.io/sync-wave'], '-1');
+  assert.deepEqual(ca.spec.encryptedData, CACERTS);
+  assert.deepEqual(ca.spec.template, { metadata: { name: 'cacerts', namespace: 'istio-system' }, type: 'Opaque' });
+
+  const [rs] = files.get('remote-secrets.yaml') as any[];
+  assert.equal(rs.metadata.name, 'istio-remote-secret-b');
+  assert.equal(rs.metadata.annotations['argocd.argoproj.io/sync-wave'], '-1');
+  assert.deepEqual(rs.spec.encryptedData, { b: 'AgBtoken' });
+  assert.deepEqual(rs.spec.template.metadata, {
+    name: 'istio-remote-secret-b',
+    namespace: 'istio-system',
+    labels: { 'istio/multiCluster': 'true' },
+    annotations: { 'networking.istio.io/cluster': 'b' },
+  });
+  assert.deepEqual(Object.keys(rs.spec.template.data), ['b']);
+  assert.equal(rs.spec.template.data.b, kubeconfigTemplate({ peer: 'b', server: 'https://b:6443', certificateAuthorityData: 'Q0E=' }));
+});
+
+test('the kubeconfig template is the shape of istioctl create-remote-secret, with the token from the sealed key', () => {
+  const t = kubeconfigTemplate({ peer: 'east-2', server: 'https://api:6443', certificateAuthorityData: 'Q0E=' });
+  assert.equal(
+    t,
+    `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0E=
+    server: https://api:6443
+  name: east-2
+contexts:
+- context:
+    cluster: east-2
+    user: east-2
+  name: east-2
+current-context: east-2
+kind: Config
+users:
+- name: east-2
+  user:
+    token: {{ index . "east-2" }}
+`,
+  );
+});
+
+test('the reader token Secret is what create-remote-secret makes on Kubernetes 1.24+, after the control plane', () => {
+  const [s] = synthCluster(SINGLE, 'a').get('reader-token.yaml') as any[];
+  assert.deepEqual(s, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'istio-reader-service-account-istio-remote-secret-token',
+      namespace: 'istio-system',
+      annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account', 'argocd.argoproj.io/sync-wave': '1' },
+    },
+    type: 'kubernetes.io/service-account-token',
+  });
+});
+
+test('deepMerge: mappings merge, lists and scalars from the overlay replace', () => {
+  assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 }), { a: { b: 1, c: [3] }, d: 1, e: 2 });
+});

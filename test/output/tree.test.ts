@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { InputError } from '../../src/errors';
+import { diffTrees, readTree, recoverTree, resolveInside, swapPaths, writeTree } from '../../src/output/tree';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-tree-'));
+const tree = (o: Record<string, string>) => new Map(Object.entries(o));
+
+test('writeTree writes the new tree, deletes files that are gone, and reports the diff', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, readTree(root), tree({ 'clusters/a/x.yaml': 'x', 'clusters/b/y.yaml': 'y' }));
+  const d = writeTree(root, readTree(root), tree({ 'clusters/a/x.yaml': 'x2', 'clusters/c/z.yaml': 'z' }));
+  assert.deepEqual(d, { added: ['clusters/c/z.yaml'], changed: ['clusters/a/x.yaml'], removed: ['clusters/b/y.yaml'] });
+  assert.deepEqual(readTree(root), tree({ 'clusters/a/x.yaml': 'x2', 'clusters/c/z.yaml': 'z' }));
+  assert.ok(!fs.existsSync(path.join(root, 'clusters/b')), 'the directory of a removed cluster is gone');
+  const { staging, retired } = swapPaths(root);
+  assert.ok(!fs.existsSync(staging) && !fs.existsSync(retired), 'no leftovers');
+});
+
+test('a run with no change touches nothing; unchanged files are not rewritten', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, new Map(), tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
+  const inoA = fs.statSync(path.join(root, 'a.yaml')).ino;
+  const dirIno = fs.statSync(root).ino;
+  writeTree(root, readTree(root), tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
+  assert.equal(fs.statSync(root).ino, dirIno, 'no swap when nothing changed');
+  writeTree(root, readTree(root), tree({ 'a.yaml': 'a', 'b.yaml': 'b2' }));
+  assert.equal(fs.statSync(path.join(root, 'a.yaml')).ino, inoA, 'the unchanged file is hard-linked, not rewritten');
+});
+
+test('recoverTree puts the old tree back after a crash between the two renames, and drops a half-written tree', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, new Map(), tree({ 'a.yaml': 'old' }));
+  const { staging, retired } = swapPaths(root);
+  // Crash after `rename(root, retired)`, before `rename(staging, root)`.
+  fs.mkdirSync(staging);
+  fs.writeFileSync(path.join(staging, 'a.yaml'), 'new');
+  fs.renameSync(root, retired);
+  recoverTree(root);
+  assert.deepEqual(readTree(root), tree({ 'a.yaml': 'old' }));
+  assert.ok(!fs.existsSync(staging) && !fs.existsSync(retired));
+  // Crash after the swap, before the old tree was deleted.
+  fs.mkdirSync(retired);
+  recoverTree(root);
+  assert.deepEqual(readTree(root), tree({ 'a.yaml': 'old' }));
+  assert.ok(!fs.existsSync(retired));
+});
+
+test('fails when the output tree holds a symlink (the tree on disk is untrusted)', () => {
+  const root = path.join(tmp(), 'dist');
+  fs.mkdirSync(root);
+  fs.symlinkSync('/etc/passwd', path.join(root, 'evil.yaml'));
+  assert.throws(
+    () => readTree(root),
+    (e: unknown) => e instanceof InputError && /symlink/.test(e.message),
+  );
+});
+
+test('fails when a path would leave the output root', () => {
+  const root = tmp();
+  for (const bad of ['../x', 'a/../../x', '/etc/passwd', '', 'a//b']) {
+    assert.throws(() => resolveInside(root, bad), InputError, bad);
+  }
+  assert.equal(resolveInside(root, 'clusters/a/x.yaml'), path.join(root, 'clusters/a/x.yaml'));
+});
+
+test('diffTrees sorts its lists', () => {
+  assert.deepEqual(diffTrees(tree({ b: '1', a: '1' }), tree({ d: '1', c: '1' })), { added: ['c', 'd'], changed: [], removed: ['a', 'b'] });
+});
