@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { InputError } from './errors';
+import { InputError, type Problem } from './errors';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { SealedStore } from './secrets/sealed-store';
+import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
 import { Sealer } from './secrets/sealer';
+import type { SealingCert } from './secrets/sealing-cert';
 import { keepToken, normalizeToken } from './secrets/tokens';
 import { loadTopology } from './topology/load';
 import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
@@ -41,16 +42,33 @@ export function sealToken(opts: SealTokenOptions): SealTokenResult {
   const holders = mesh.clusters.filter((h) => remoteSecretPeers(mesh, h).some((p) => p.name === cluster.name));
   const certs = loadMeshSealingCerts(opts.workdir, mesh, opts.now ?? new Date(), holders);
   const store = new SealedStore(opts.workdir);
+  // Read (and so validate) every store before writing any: a bad one must not leave half the holders updated.
+  const stores = loadAll(store, holders);
   let sealed = 0;
   for (const h of holders) {
-    const seals = store.load(h.name);
-    const sealer = new Sealer(seals, certs.get(h.name) as never, false, []);
+    const seals = stores.get(h.name) as ClusterSeals;
+    const sealer = new Sealer(seals, certs.get(h.name) as SealingCert, false, []);
     sealer.resolve(remoteSecretName(cluster.name), cluster.name, token, token);
     sealed += sealer.sealed;
-    if (seals.dirty) store.save(seals);
   }
+  for (const seals of stores.values()) if (seals.dirty) store.save(seals);
   keepToken(path.resolve(opts.workdir), cluster.name, token);
   return { cluster: cluster.name, holders: holders.map((h) => h.name), sealed };
+}
+
+function loadAll(store: SealedStore, clusters: readonly Cluster[]): Map<string, ClusterSeals> {
+  const out = new Map<string, ClusterSeals>();
+  const problems: Problem[] = [];
+  for (const c of clusters) {
+    try {
+      out.set(c.name, store.load(c.name));
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return out;
 }
 
 /** The cluster of a kube context, or an InputError that suggests the nearest context. */

@@ -1,10 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
 import { CACERTS_KEYS, CaCerts, type CaCertsKey } from './charts/ca-certs';
-import { ClusterChart, type SealedRemoteSecret } from './charts/cluster-chart';
+import { ClusterChart, type SealedRemoteSecret, STAGES } from './charts/cluster-chart';
 import { CheckFailed, InputError } from './errors';
+import { FluxKustomizations } from './gitops/flux-kustomizations';
+import { MeshApplicationSet } from './gitops/mesh-application-set';
 import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { diffTrees, isClean, readTree, recoverTree, type Tree, type TreeDiff, writeTree } from './output/tree';
@@ -15,7 +18,7 @@ import { type Need, Sealer } from './secrets/sealer';
 import type { SealingCert } from './secrets/sealing-cert';
 import { readKeptToken } from './secrets/tokens';
 import { type BaseOperator, loadBase, loadTopology, TOPOLOGY_FILE, type Warning } from './topology/load';
-import { type Cluster, remoteSecretName, remoteSecretPeers } from './topology/model';
+import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
 
 /** The output directory, relative to the work directory. */
 export const DIST_DIR = 'dist';
@@ -199,11 +202,22 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       cacerts: c.cacerts,
       remoteSecrets: c.remoteSecrets,
     });
+    const dir = `clusters/${c.cluster.name}`;
     const files = chart.files();
-    for (const [file, objects] of files) next.set(`clusters/${c.cluster.name}/${file}`, renderManifests(objects));
-    next.set(`clusters/${c.cluster.name}/kustomization.yaml`, renderKustomization([...files.keys()]));
+    for (const [file, objects] of files) next.set(`${dir}/${file}`, renderManifests(objects));
+    for (const stage of STAGES) {
+      const inStage = [...files.keys()].filter((f) => f.startsWith(`${stage}/`)).map((f) => f.slice(stage.length + 1));
+      next.set(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
+    }
+    next.set(`${dir}/kustomization.yaml`, renderKustomization(STAGES));
   }
-
+  for (const [file, objects] of gitopsFiles(
+    app,
+    mesh,
+    charts.map((c) => c.cluster),
+    warnings,
+  ))
+    next.set(file, renderManifests(objects));
   // 5. Compare or write.
   const current = readTree(distRoot);
   const distDiff = diffTrees(current, next);
@@ -225,6 +239,41 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     if (!isClean(distDiff) || !fs.existsSync(distRoot)) writeTree(distRoot, current, next);
   }
   return { diff, createdIntermediates: created, sealed: sealers.reduce((n, x) => n + x.sealed, 0), warnings };
+}
+
+/** The Argo CD ApplicationSet and the Flux Kustomizations of every cluster, by file. */
+function gitopsFiles(app: App, mesh: Mesh, clusters: readonly Cluster[], warnings: string[]): Map<string, unknown[]> {
+  const out = new Map<string, unknown[]>();
+  const { gitops } = mesh;
+  // Without a repository URL there can be no ApplicationSet (Flux needs none: it names its GitRepository).
+  if (gitops.repoURL !== undefined) {
+    let targets = clusters;
+    if (gitops.generator === 'list') {
+      const noServer = clusters.filter((c) => c.server === undefined);
+      if (noServer.length > 0) {
+        warnings.push(
+          `the Argo CD ApplicationSet leaves out ${noServer.map((c) => c.name).join(', ')}: no server in ${TOPOLOGY_FILE}; run \`meshgen discover\` or set it`,
+        );
+      }
+      targets = clusters.filter((c) => c.server !== undefined);
+    }
+    const chart = new Chart(app, 'argocd', { disableResourceNameHashes: true });
+    new MeshApplicationSet(chart, 'ApplicationSet', { meshId: mesh.meshId, clusters: targets, gitops: { ...gitops, repoURL: gitops.repoURL } });
+    out.set(`argocd/${MeshApplicationSet.FILE}`, apiObjectsOf(chart));
+  }
+  for (const c of clusters) {
+    const chart = new Chart(app, `flux-${c.name}`, { disableResourceNameHashes: true });
+    new FluxKustomizations(chart, 'Kustomizations', { cluster: c.name, gitops });
+    out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, apiObjectsOf(chart));
+  }
+  return out;
+}
+
+function apiObjectsOf(scope: Construct): unknown[] {
+  return scope.node
+    .findAll()
+    .filter((c): c is ApiObject => ApiObject.isApiObject(c))
+    .map((o) => o.toJson());
 }
 
 /** The O= of a certificate's subject: intermediates get the root's organisation unless topology sets `org`. */

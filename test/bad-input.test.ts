@@ -198,11 +198,12 @@ function citedLineProblem(dir: string, line: string): string | undefined {
   return Number(m[2]) <= count ? undefined : `cites line ${m[2]} of ${m[1]}, which has ${count - 1} lines: ${line}`;
 }
 
-function diffHashes(a: Map<string, string>, b: Map<string, string>): string[] {
+function diffHashes(before: Map<string, string>, after: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const [f, h] of a)
-    if (!b.has(f)) out.push(`removed ${f}`);
-    else if (b.get(f) !== h) out.push(`changed ${f}`);
-  for (const f of b.keys()) if (!a.has(f)) out.push(`added ${f}`);
+  for (const [f, h] of before) {
+    if (!after.has(f)) out.push(`removed ${f}`);
+    else if (after.get(f) !== h) out.push(`changed ${f}`);
+  }
+  for (const f of after.keys()) if (!before.has(f)) out.push(`added ${f}`);
   return out;
 }

@@ -48,15 +48,15 @@ test('a new sealing certificate reseals everything of that cluster and nothing e
   const after = hashTree(dir);
   const changed = [...after.keys()].filter((k) => after.get(k) !== before.get(k)).sort();
   assert.deepEqual(changed, [
-    'dist/clusters/cluster-west-1/cacerts.yaml',
-    'dist/clusters/cluster-west-1/remote-secrets.yaml',
+    'dist/clusters/cluster-west-1/secrets/cacerts.yaml',
+    'dist/clusters/cluster-west-1/secrets/remote-secrets.yaml',
     'sealed/cluster-west-1.yaml',
     'sealing-certs/cluster-west-1.pem',
   ]);
   // The resealed values still open with the controller key.
   const key = fs.readFileSync(keyFile, 'utf8');
   for (const f of ['cacerts.yaml', 'remote-secrets.yaml']) {
-    for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-west-1', f), 'utf8'))) {
+    for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-west-1/secrets', f), 'utf8'))) {
       unsealSealedSecret(key, d.toJS() as SealedSecretObject);
     }
   }
@@ -72,7 +72,7 @@ test('the committed example decrypts with the demo controller keys to the right 
   assert.equal(contexts.length, 3);
   for (const { cluster } of contexts) {
     const key = fs.readFileSync(path.join(SEALING_KEYS, `${cluster}.key`), 'utf8');
-    const d = path.join(REPO_ROOT, 'dist', 'clusters', cluster);
+    const d = path.join(REPO_ROOT, 'dist', 'clusters', cluster, 'secrets');
     const [ca] = parseAllDocuments(fs.readFileSync(path.join(d, 'cacerts.yaml'), 'utf8')).map((x) => x.toJS());
     const s = unsealSealedSecret(key, ca);
     assert.equal(s.data['ca-key.pem'].toString(), fs.readFileSync(path.join(PRIVATE, cluster, 'ca-key.pem'), 'utf8'));
@@ -110,4 +110,52 @@ test('private key and token paths are git-ignored', { skip: spawnSync('git', ['-
     const r = spawnSync('git', ['check-ignore', '-q', p], { cwd: REPO_ROOT });
     assert.equal(r.status, 0, `${p} is not git-ignored`);
   }
+});
+
+test(
+  'every cluster of the example builds with kubectl kustomize, cacerts ordered before the control plane',
+  {
+    skip: spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error ? 'kubectl is not installed' : false,
+  },
+  () => {
+    const clusters = fs.readdirSync(path.join(REPO_ROOT, 'dist', 'clusters'));
+    assert.equal(clusters.length, 3);
+    for (const c of clusters) {
+      const objs = parseAllDocuments(execFileSync('kubectl', ['kustomize', path.join(REPO_ROOT, 'dist', 'clusters', c)]).toString()).map((d) =>
+        d.toJS(),
+      );
+      const wave = (kind: string, name: string) =>
+        Number(objs.find((o) => o.kind === kind && o.metadata.name === name)?.metadata.annotations['argocd.argoproj.io/sync-wave']);
+      assert.ok(wave('SealedSecret', 'cacerts') < wave('IstioOperator', 'control-plane'));
+      assert.ok(wave('Namespace', 'istio-system') < wave('SealedSecret', 'cacerts'));
+      assert.ok(wave('IstioOperator', 'control-plane') < wave('Secret', 'istio-reader-service-account-istio-remote-secret-token'));
+      assert.ok(wave('IstioOperator', 'control-plane') < wave('IstioOperator', 'eastwest'));
+    }
+  },
+);
+
+test('the Argo CD ApplicationSet and the Flux entry points cover every cluster', () => {
+  const clusters = fs.readdirSync(path.join(REPO_ROOT, 'dist', 'clusters')).sort();
+  const [appset] = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'dist/argocd/applicationset.yaml'), 'utf8')).map((d) => d.toJS());
+  assert.deepEqual(
+    appset.spec.generators[0].list.elements.map((e: { cluster: string }) => e.cluster),
+    clusters,
+  );
+  assert.deepEqual(fs.readdirSync(path.join(REPO_ROOT, 'dist', 'flux')).sort(), clusters);
+});
+
+test('a cluster without a server is left out of the ApplicationSet, with a warning', async () => {
+  const dir = makeExampleWorkdir();
+  const file = path.join(dir, 'topology.yaml');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ {4}server: https:\/\/api\.cluster-west-1\.example\.com:6443\n/, ''));
+  const r = await runCli(['synth', '--workdir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: the Argo CD ApplicationSet leaves out cluster-west-1: no server in topology\.yaml/);
+  assert.match(r.stderr, /warning: remote secrets for cluster-west-1 are omitted: server and certificateAuthorityData are not set/);
+  const [appset] = parseAllDocuments(fs.readFileSync(path.join(dir, 'dist/argocd/applicationset.yaml'), 'utf8')).map((d) => d.toJS());
+  assert.deepEqual(
+    appset.spec.generators[0].list.elements.map((e: { cluster: string }) => e.cluster),
+    ['cluster-east-1', 'cluster-east-2'],
+  );
+  fs.rmSync(dir, { recursive: true });
 });

@@ -9,6 +9,22 @@ import { IstioNamespace } from './istio-namespace';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
 
+/**
+ * The stages of a cluster directory, in apply order; each is a subdirectory with its own kustomization.yaml,
+ * so Flux can order them with `dependsOn` (Argo CD applies the whole directory, ordered by sync waves).
+ */
+export enum Stage {
+  /** The istio-system Namespace, cacerts and the remote secrets: istiod must find them when it starts. */
+  SECRETS = 'secrets',
+  /** The control plane install. */
+  CONTROL_PLANE = 'control-plane',
+  /** What needs the control plane: gateways (istio-system/istiod must inject them) and the reader token Secret. */
+  POST_INSTALL = 'post-install',
+}
+
+/** The stages in apply order. */
+export const STAGES: readonly Stage[] = [Stage.SECRETS, Stage.CONTROL_PLANE, Stage.POST_INSTALL];
+
 /** A remote secret ready to be written: the peer's connection data and its sealed token. */
 export interface SealedRemoteSecret {
   readonly peer: Cluster;
@@ -35,17 +51,18 @@ export interface ClusterChartProps {
  */
 export class ClusterChart extends Chart {
   /** Output file of each direct child construct, in the order files are listed in kustomization.yaml. */
-  private readonly placement: { file: string; construct: Construct }[] = [];
+  private readonly placement: { stage: Stage; file: string; construct: Construct }[] = [];
 
   constructor(scope: Construct, id: string, props: ClusterChartProps) {
     super(scope, id, { disableResourceNameHashes: true });
     const { mesh, cluster } = props;
     const multiNetwork = isMultiNetwork(mesh);
 
-    this.place(IstioNamespace.FILE, new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined }));
-    this.place(CaCerts.FILE, new CaCerts(this, 'CaCerts', { encryptedData: props.cacerts }));
+    this.place(Stage.SECRETS, IstioNamespace.FILE, new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined }));
+    this.place(Stage.SECRETS, CaCerts.FILE, new CaCerts(this, 'CaCerts', { encryptedData: props.cacerts }));
     for (const rs of [...props.remoteSecrets].sort((a, b) => cmp(a.peer.name, b.peer.name))) {
       this.place(
+        Stage.SECRETS,
         RemoteSecret.FILE,
         new RemoteSecret(this, `RemoteSecret-${rs.peer.name}`, {
           peer: rs.peer.name,
@@ -56,38 +73,41 @@ export class ClusterChart extends Chart {
       );
     }
     this.place(
+      Stage.CONTROL_PLANE,
       ControlPlane.FILE,
       new ControlPlane(this, 'ControlPlane', { base: props.base, meshID: mesh.meshId, clusterName: cluster.name, network: cluster.network }),
     );
     if (needsEastWestGateway(mesh, cluster)) {
       this.place(
+        Stage.POST_INSTALL,
         EastWestGateway.FILE,
         new EastWestGateway(this, 'EastWestGateway', { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType }),
       );
     }
     if (needsCrossNetworkGateway(mesh, cluster)) {
-      this.place(CrossNetworkGateway.FILE, new CrossNetworkGateway(this, 'CrossNetworkGateway'));
+      this.place(Stage.POST_INSTALL, CrossNetworkGateway.FILE, new CrossNetworkGateway(this, 'CrossNetworkGateway'));
     }
-    this.place(ReaderToken.FILE, new ReaderToken(this, 'ReaderToken'));
+    this.place(Stage.POST_INSTALL, ReaderToken.FILE, new ReaderToken(this, 'ReaderToken'));
   }
 
   /**
-   * The manifests of this cluster, as JSON objects grouped by file name, files in kustomization order and
-   * objects in construction order.
+   * The manifests of this cluster as JSON objects grouped by file (`<stage>/<file>`), files in kustomization
+   * order and objects in construction order. Every stage is present, even when empty.
    */
   public files(): Map<string, Record<string, unknown>[]> {
     const out = new Map<string, Record<string, unknown>[]>();
-    for (const { file, construct } of this.placement) {
+    for (const { stage, file, construct } of this.placement) {
       const objs = construct.node.findAll().filter((c): c is ApiObject => ApiObject.isApiObject(c));
-      const list = out.get(file) ?? [];
+      const key = `${stage}/${file}`;
+      const list = out.get(key) ?? [];
       for (const o of objs) list.push(o.toJson());
-      out.set(file, list);
+      out.set(key, list);
     }
     return out;
   }
 
-  private place(file: string, construct: Construct): void {
-    this.placement.push({ file, construct });
+  private place(stage: Stage, file: string, construct: Construct): void {
+    this.placement.push({ stage, file, construct });
   }
 }
 

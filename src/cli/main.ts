@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { CheckFailed, InputError } from '../errors';
+import { nearest } from '../topology/validate';
 import { prepCommand } from './prep';
 import { sealTokenCommand } from './seal-token';
 import { synthCommand } from './synth';
@@ -35,7 +36,6 @@ export async function main(
 ): Promise<number> {
   const debug = argv.includes('--debug');
   const ctx: Ctx = { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, exitCode: EXIT_OK };
-  let usageError: string | undefined;
   const parser = yargs([...argv])
     .scriptName('meshgen')
     .usage('$0 <command> [options]\n\nTurns topology.yaml into a GitOps repository for an Istio multicluster mesh.')
@@ -60,19 +60,34 @@ export async function main(
     .wrap(Math.min(120, process.stdout.columns ?? 120))
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
+      // Throwing stops yargs before it runs the command: a usage error must not do half of what was asked.
+      throw err ?? new UsageError(msg);
     });
   try {
+    const unknown = unknownCommand(argv);
+    if (unknown) throw unknown;
     await parser.parseAsync();
-    if (usageError !== undefined) {
-      io.stderr.write(`meshgen: ${usageError}\nRun "meshgen --help" for usage.\n`);
-      return EXIT_BAD_INPUT;
-    }
     return ctx.exitCode;
   } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`meshgen: ${e.message}\nRun "meshgen --help" for usage.\n`);
+      return EXIT_BAD_INPUT;
+    }
     return report(e, io, debug);
   }
+}
+
+/** The commands, for "did you mean" on a misspelt one. */
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'teardown'];
+
+/** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
+class UsageError extends Error {}
+
+function unknownCommand(argv: readonly string[]): UsageError | undefined {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined || COMMANDS.includes(first) || argv[argv.indexOf(first) - 1] === '--workdir') return undefined;
+  const hint = nearest(first, COMMANDS);
+  return new UsageError(`unknown command "${first}"${hint ? `; did you mean "${hint}"?` : ''} (commands: ${COMMANDS.join(', ')})`);
 }
 
 function report(e: unknown, io: Io, debug: boolean): number {

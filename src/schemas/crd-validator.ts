@@ -49,8 +49,10 @@ export function crdDirectory(env: NodeJS.ProcessEnv = process.env): CrdDirectory
 interface Entry {
   /** Shown to users as `ValidationResult.schema`. */
   readonly source: string;
-  /** The schema to compile: a structural rewrite of the CRD schema, or the Kubernetes JSON schema as is. */
+  /** The CRD's openAPIV3Schema (rewritten when first compiled), or the Kubernetes JSON schema (compiled as is). */
   readonly schema: Record<string, unknown>;
+  /** Whether `schema` is an OpenAPI v3 CRD schema. */
+  readonly crd: boolean;
   /** The CRD's root is `x-kubernetes-preserve-unknown-fields: true` with no spec schema (IstioOperator). */
   readonly schemaless: boolean;
 }
@@ -173,7 +175,8 @@ export class SchemaRegistry {
         const raw = isRecord(v.schema) && isRecord(v.schema.openAPIV3Schema) ? v.schema.openAPIV3Schema : { type: 'object' };
         this.entries.set(key, {
           source: `${crd.metadata.name}/${v.name} (${base})`,
-          schema: crdRootSchema(raw, this.formats),
+          schema: raw,
+          crd: true,
           schemaless: raw['x-kubernetes-preserve-unknown-fields'] === true && !(isRecord(raw.properties) && 'spec' in raw.properties),
         });
       }
@@ -194,7 +197,7 @@ export class SchemaRegistry {
       if (!isRecord(gvk) || typeof gvk.kind !== 'string' || typeof gvk.version !== 'string') continue;
       const apiVersion = typeof gvk.group === 'string' && gvk.group !== '' ? `${gvk.group}/${gvk.version}` : gvk.version;
       const key = `${apiVersion} ${gvk.kind}`;
-      if (!this.entries.has(key)) this.entries.set(key, { source, schema, schemaless: false });
+      if (!this.entries.has(key)) this.entries.set(key, { source, schema, crd: false, schemaless: false });
     }
   }
 
@@ -202,10 +205,11 @@ export class SchemaRegistry {
     let fn = this.compiled.get(key);
     if (fn === undefined) {
       const ajv = this.getAjv();
+      const schema = entry.crd ? crdRootSchema(entry.schema, this.formats) : entry.schema;
       for (const name of this.formats) {
         if (!ajv.formats[name]) ajv.addFormat(name, FORMATS[name] ?? true);
       }
-      fn = ajv.compile(entry.schema);
+      fn = ajv.compile(schema);
       this.compiled.set(key, fn);
     }
     return fn;
@@ -392,9 +396,23 @@ function collectFormats(node: unknown, into: Set<string>): void {
 // Errors
 
 function formatErrors(errors: ErrorObject[], obj: unknown): string[] {
-  // A failed anyOf/oneOf also reports why each branch failed; its own message (below) is clearer than that noise.
-  const junctions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => `${e.schemaPath}/`);
-  return errors.filter((e) => !junctions.some((j) => e.schemaPath.startsWith(j))).map((e) => formatError(e, obj));
+  // A failed anyOf/oneOf also reports why each of its branches failed. Where the junction gets a message of its own
+  // (one-of-these-fields, one-of-these-types) that noise is dropped; otherwise the branch errors are the explanation.
+  const hidden: string[] = [];
+  const dropped = new Set<ErrorObject>();
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && e.keyword !== 'oneOf') continue;
+    const branches: unknown[] = Array.isArray(e.schema) ? e.schema : [];
+    const nullBranch = branches.findIndex((b) => isRecord(b) && b.type === 'null' && Object.keys(b).length === 1);
+    if (e.keyword === 'anyOf' && branches.length === 2 && nullBranch >= 0) {
+      // The `nullable` wrapper (see allowNull): the value is not null, so only the other branch's errors matter.
+      dropped.add(e);
+      hidden.push(`${e.schemaPath}/${nullBranch}/`);
+    } else if (requiredAlternatives(branches).length > 0 || branchTypes(branches).length > 0) {
+      hidden.push(`${e.schemaPath}/`);
+    }
+  }
+  return errors.filter((e) => !dropped.has(e) && !hidden.some((h) => e.schemaPath.startsWith(h))).map((e) => formatError(e, obj));
 }
 
 function formatError(e: ErrorObject, obj: unknown): string {
@@ -415,20 +433,28 @@ function formatError(e: ErrorObject, obj: unknown): string {
       return `${at}: ${show(e.data)} is not a valid ${p.format}`;
     case 'pattern':
       return `${at}: ${show(e.data)} does not match ${p.pattern}`;
-    case 'oneOf': {
-      const fields = requiredAlternatives(e.schema);
-      if (Array.isArray(p.passingSchemas)) {
-        return fields.length > 0 ? `${at}: at most one of ${fields.join(', ')} may be set` : `${at}: matches more than one allowed form`;
-      }
-      return fields.length > 0 ? `${at}: exactly one of ${fields.join(', ')} must be set` : `${at}: matches none of the allowed forms`;
-    }
+    case 'oneOf':
     case 'anyOf': {
       const fields = requiredAlternatives(e.schema);
-      return fields.length > 0 ? `${at}: one of ${fields.join(', ')} must be set` : `${at}: matches none of the allowed forms`;
+      const types = branchTypes(e.schema);
+      if (Array.isArray(p.passingSchemas)) {
+        return fields.length > 0 ? `${at}: at most one of ${fields.join(', ')} may be set` : `${at}: matches more than one of the ${e.keyword} forms`;
+      }
+      if (fields.length > 0) return `${at}: ${e.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${fields.join(', ')} must be set`;
+      if (types.length > 0) return `${at}: must be ${types.join(' or ')}, got ${describe(e.data)}`;
+      return `${at}: matches none of the ${e.keyword} forms (see the errors above)`;
     }
     default:
       return `${at}: ${e.message ?? `fails ${e.keyword}`}`;
   }
+}
+
+/** The types of branches that are just `{type: ...}` (e.g. IntOrString), or nothing when some branch says more. */
+function branchTypes(branches: unknown): string[] {
+  if (!Array.isArray(branches) || branches.length === 0) return [];
+  const types = branches.map((b) => (isRecord(b) && Object.keys(b).length === 1 ? b.type : undefined));
+  if (types.some((t) => t === undefined)) return [];
+  return dedupe(types.flat().map(String));
 }
 
 /** Field names of branches that are just `{required: [...]}` (how Istio and controller-gen spell "one of these fields"). */

@@ -15,23 +15,25 @@ export function loadMeshSealingCerts(workdir: string, mesh: Mesh, now: Date, clu
   const problems: Problem[] = [];
   const topo = YamlSource.parse(TOPOLOGY_FILE, fs.readFileSync(path.join(workdir, TOPOLOGY_FILE), 'utf8'));
   for (const c of clusters) {
-    const at = ['contexts', c.context, 'sealingCert'];
-    const loc = topo.locate(at);
+    // The problem is in the certificate file; the setting that names it (or its context, for the default path) is
+    // pointed at with its topology.yaml line.
+    const explicit = topo.locate(['contexts', c.context, 'sealingCert']);
+    const loc = explicit.line !== undefined ? explicit : topo.locate(['contexts', c.context], true);
+    const setting = `contexts.${c.context}.sealingCert (${TOPOLOGY_FILE}${loc.line !== undefined ? `:${loc.line}` : ''})`;
     let pem: string;
     try {
       pem = fs.readFileSync(path.resolve(workdir, c.sealingCert), 'utf8');
     } catch {
       problems.push({
         file: c.sealingCert,
-        path: `contexts.${c.context}.sealingCert`,
-        line: loc.line,
+        path: setting,
         message: `the Sealed Secrets certificate of ${c.name} was not found`,
         fix: `fetch it with \`kubeseal --context ${c.context} --controller-name sealed-secrets --controller-namespace kube-system --fetch-cert > ${c.sealingCert}\`, or set contexts.${c.context}.sealingCert`,
       });
       continue;
     }
     try {
-      out.set(c.name, loadSealingCert(pem, { file: c.sealingCert, path: `contexts.${c.context}.sealingCert`, line: loc.line }, now));
+      out.set(c.name, loadSealingCert(pem, { file: c.sealingCert, path: setting }, now));
     } catch (e) {
       if (e instanceof InputError) problems.push(...e.problems);
       else throw e;

@@ -156,11 +156,17 @@ export class SealedStore {
 }
 
 function parseSeals(file: string, cluster: string, text: string): ClusterSeals {
-  const src = YamlSource.parse(file, text);
+  const fix = `restore ${file} from git (it is generated; resolve a merge by taking either side and running synth), or delete it and run \`meshgen seal-token\` and \`meshgen synth\` again`;
+  let src: YamlSource;
+  try {
+    src = YamlSource.parse(file, text);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    throw new InputError(e.problems.map((p) => ({ ...p, fix })));
+  }
   const data = src.toJS() as { cluster?: unknown; sealingCert?: unknown; secrets?: unknown } | null;
   const problems: Problem[] = [];
-  const fix = `restore ${file} from git, or delete it and run \`meshgen seal-token\` and \`meshgen synth\` again`;
-  if (!data || typeof data !== 'object') throw new InputError({ file, message: 'is not a sealed-values file', fix });
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new InputError({ file, message: 'is not a sealed-values file', fix });
   if (data.cluster !== cluster)
     problems.push(src.problem(['cluster'], `expected ${JSON.stringify(cluster)}, got ${JSON.stringify(data.cluster)}`, fix));
   if (data.sealingCert !== null && typeof data.sealingCert !== 'string') problems.push(src.problem(['sealingCert'], 'expected a fingerprint', fix));

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
@@ -34,7 +35,15 @@ interface RawTopology {
   trustDomain?: string;
   istio?: { installer?: Installer; version?: string; revision?: string; hub?: string };
   secrets?: { provider?: SecretsProvider };
-  gitops?: { repoURL?: string; targetRevision?: string; path?: string };
+  gitops?: {
+    repoURL?: string;
+    targetRevision?: string;
+    path?: string;
+    project?: string;
+    namespace?: string;
+    generator?: 'list' | 'clusters';
+    fluxSource?: string;
+  };
   contexts: Record<string, RawContext> | null;
 }
 
@@ -75,9 +84,13 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   for (const v of violations) problems.push(src.problem(v.path, v.message, v.fix, v.atKey));
   if (typeof raw !== 'object' || Array.isArray(raw) || !isMapping(raw.contexts)) throw new InputError(problems);
 
-  // Cross-field checks run on the contexts the schema accepted, so all problems are reported together.
-  const invalid = new Set(violations.filter((v) => v.path[0] === 'contexts' && v.path.length > 1).map((v) => String(v.path[1])));
-  const contexts = Object.entries(raw.contexts as Record<string, RawContext>).filter(([ctx]) => !invalid.has(ctx));
+  // Cross-field checks run on every context that is a mapping whose cluster, role and primary the schema accepted,
+  // so that all problems are reported together.
+  const crossFields = new Set(['cluster', 'role', 'primary']);
+  const invalid = new Set(
+    violations.filter((v) => v.path[0] === 'contexts' && v.path.length >= 3 && crossFields.has(String(v.path[2]))).map((v) => String(v.path[1])),
+  );
+  const contexts = Object.entries(raw.contexts as Record<string, RawContext>).filter(([ctx, c]) => isMapping(c) && !invalid.has(ctx));
   if (Object.keys(raw.contexts as object).length === 0 && problems.length === 0) {
     throw new InputError(src.problem(['contexts'], 'no clusters are listed', 'add one entry per kube context'));
   }
@@ -111,6 +124,21 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     }
     byName.set(name, ctx);
     byContext.set(ctx, name);
+  }
+
+  // certificateAuthorityData must be what a kubeconfig holds: base64 of PEM certificates.
+  for (const [ctx, c] of contexts) {
+    if (typeof c.certificateAuthorityData !== 'string' || invalidAt(violations, ['contexts', ctx, 'certificateAuthorityData'])) continue;
+    const why = caDataProblem(c.certificateAuthorityData);
+    if (why) {
+      problems.push(
+        src.problem(
+          ['contexts', ctx, 'certificateAuthorityData'],
+          why,
+          "copy certificate-authority-data of the cluster from your kubeconfig (base64 of the API server's CA PEM), or run `meshgen discover`",
+        ),
+      );
+    }
   }
 
   // Roles.
@@ -177,6 +205,10 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
       repoURL: raw.gitops?.repoURL,
       targetRevision: raw.gitops?.targetRevision ?? 'main',
       path: (raw.gitops?.path ?? 'dist').replace(/\/+$/, ''),
+      project: raw.gitops?.project ?? 'default',
+      namespace: raw.gitops?.namespace ?? 'argocd',
+      generator: raw.gitops?.generator ?? 'list',
+      fluxSource: raw.gitops?.fluxSource ?? 'flux-system',
     }),
     clusters: Object.freeze(clusters),
     networks: Object.freeze([...new Set(clusters.map((c) => c.network))].sort()),
@@ -264,6 +296,22 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
     }
   }
   return Object.freeze({ spec: s, warnings });
+}
+
+function invalidAt(violations: readonly { path: readonly (string | number)[] }[], at: readonly string[]): boolean {
+  return violations.some((v) => at.every((p, i) => String(v.path[i]) === p));
+}
+
+function caDataProblem(b64: string): string | undefined {
+  const text = Buffer.from(b64.replace(/\s+/g, ''), 'base64').toString('utf8');
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
+  if (!block) return 'is not the base64 of a PEM certificate';
+  try {
+    new X509Certificate(block[0]);
+  } catch {
+    return 'holds a PEM certificate that cannot be parsed (truncated or corrupt)';
+  }
+  return undefined;
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {

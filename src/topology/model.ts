@@ -27,6 +27,21 @@ export interface Cluster {
   readonly sealingCert: string;
 }
 
+/** Where Argo CD and Flux find the repository, and how they apply it. */
+export interface GitOps {
+  /** Git URL of the repository; without it no Argo CD ApplicationSet is written. */
+  readonly repoURL?: string;
+  readonly targetRevision: string;
+  /** Path of dist/ in the repository, without a trailing slash. */
+  readonly path: string;
+  readonly project: string;
+  /** Argo CD's namespace. */
+  readonly namespace: string;
+  readonly generator: 'list' | 'clusters';
+  /** The Flux GitRepository (namespace flux-system) of the repository. */
+  readonly fluxSource: string;
+}
+
 /** The whole mesh, as validated from topology.yaml. */
 export interface Mesh {
   readonly meshId: string;
@@ -34,7 +49,7 @@ export interface Mesh {
   readonly trustDomain: string;
   readonly istio: { readonly installer: Installer; readonly version?: string; readonly revision?: string; readonly hub?: string };
   readonly secrets: { readonly provider: SecretsProvider };
-  readonly gitops: { readonly repoURL?: string; readonly targetRevision: string; readonly path: string };
+  readonly gitops: GitOps;
   /** Sorted by name. */
   readonly clusters: readonly Cluster[];
   /** Sorted, distinct. */

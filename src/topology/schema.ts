@@ -167,11 +167,42 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
     gitops: {
       type: 'object',
       additionalProperties: false,
-      description: 'Where Argo CD and Flux find this repository.',
+      description: 'Where Argo CD and Flux find this repository, and how they apply dist/.',
       properties: {
-        repoURL: { type: 'string', minLength: 1, description: 'Git URL of the repository holding dist/.' },
+        repoURL: {
+          type: 'string',
+          minLength: 1,
+          description: 'Git URL of the repository holding dist/ (needed for the Argo CD ApplicationSet).',
+        },
         targetRevision: { type: 'string', minLength: 1, default: 'main', description: 'Branch, tag or commit to deploy.' },
-        path: { type: 'string', minLength: 1, default: 'dist', description: 'Path of dist/ inside the repository.' },
+        path: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^[^/.][^\\s]*$',
+          default: 'dist',
+          description: 'Path of dist/ inside the repository.',
+          'x-fix': 'use a relative path without a leading "/" or "./", e.g. dist or deploy/mesh/dist',
+        },
+        project: { type: 'string', minLength: 1, default: 'default', description: 'Argo CD project of the Applications.' },
+        namespace: {
+          type: 'string',
+          pattern: DNS1123_LABEL,
+          default: 'argocd',
+          description: 'Namespace of Argo CD (where the ApplicationSet lives).',
+        },
+        generator: {
+          type: 'string',
+          enum: ['list', 'clusters'],
+          default: 'list',
+          description:
+            'list: one element per cluster of topology.yaml, targeted by its server; clusters: every Argo CD cluster labelled meshgen.io/mesh=<mesh_id>, whose Argo CD name is the cluster name.',
+        },
+        fluxSource: {
+          type: 'string',
+          pattern: DNS1123_LABEL,
+          default: 'flux-system',
+          description: 'Name of the Flux GitRepository (in flux-system) that holds this repository.',
+        },
       },
     },
     contexts: {

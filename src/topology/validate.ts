@@ -29,6 +29,10 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
   if (schema.type) {
     const t = typeOf(value);
     const ok = t === schema.type || (schema.type === 'integer' && t === 'integer');
+    if (!ok && value === null && schema.type === 'object' && schema.required?.length) {
+      out.push({ path, message: 'has no settings', fix: `add ${schema.required.map((k) => `"${k}:"`).join(', ')} under it` });
+      return out;
+    }
     if (!ok) {
       const expected = schema.enum
         ? `one of ${schema.enum.map((e) => show(e)).join(', ')}`

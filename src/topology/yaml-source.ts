@@ -9,20 +9,23 @@ export class YamlSource {
   public static parse(file: string, text: string): YamlSource {
     const lineCounter = new LineCounter();
     const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-    const problems: Problem[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      const msg =
-        e.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${firstLine(e.message)}`;
-      return {
+    if (doc.errors.length === 0) return new YamlSource(file, doc, lineCounter);
+    const problems: Problem[] = [];
+    if (doc.errors.some((e) => e.code === 'DUPLICATE_KEY')) problems.push(...duplicateKeys(file, text));
+    for (const e of doc.errors) {
+      if (e.code === 'DUPLICATE_KEY') continue;
+      let pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      // An unclosed quote is reported where the file ends; point at the line where the quote opens.
+      if (/closing "?quote/i.test(e.message)) pos = openingQuoteLine(text, pos.line) ?? pos;
+      problems.push({
         file,
-        line: pos?.line,
-        col: pos?.col,
-        message: msg,
-        fix: e.code === 'DUPLICATE_KEY' ? 'remove or rename one of the duplicates' : 'fix the YAML syntax at that line',
-      };
-    });
-    if (problems.length > 0) throw new InputError(problems);
-    return new YamlSource(file, doc, lineCounter);
+        line: pos.line,
+        col: pos.col,
+        message: `YAML syntax error: ${firstLine(e.message)}`,
+        fix: 'fix the YAML syntax at that line (indent with spaces, close quotes and brackets)',
+      });
+    }
+    throw new InputError(problems);
   }
 
   private constructor(
@@ -33,7 +36,15 @@ export class YamlSource {
 
   /** The document as plain data. */
   public toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 100 });
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new InputError({
+        file: this.file,
+        message: `cannot be read: ${(e as Error).message}`,
+        fix: 'remove the YAML aliases (*name); meshgen files do not need them',
+      });
+    }
   }
 
   /** Line and column of the node at `path` (or of its key, with `atKey`), falling back to the nearest parent. */
@@ -67,6 +78,56 @@ export class YamlSource {
   public problem(path: readonly (string | number)[], message: string, fix?: string, atKey = false): Problem {
     return { file: this.file, path: formatPath(path), ...this.locate(path, atKey), message, fix };
   }
+}
+
+/** Every key that appears twice in a mapping, with its path and the line of the repeated occurrence. */
+function duplicateKeys(file: string, text: string): Problem[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  const out: Problem[] = [];
+  const walk = (node: unknown, path: string[]) => {
+    if (isMap(node)) {
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const k = String(pair.key.value);
+        const first = seen.get(k);
+        if (first !== undefined) {
+          const pos = lineCounter.linePos(pair.key.range?.[0] ?? 0);
+          out.push({
+            file,
+            path: formatPath([...path, k]),
+            line: pos.line,
+            col: pos.col,
+            message: `duplicate key "${k}" (first set on line ${first}); each key may appear only once in a mapping`,
+            fix: 'remove or rename one of the two',
+          });
+        } else seen.set(k, lineCounter.linePos(pair.key.range?.[0] ?? 0).line);
+        walk(pair.value, [...path, k]);
+      }
+    } else if (node && typeof node === 'object' && 'items' in node) {
+      (node as { items: unknown[] }).items.forEach((item, i) => {
+        walk(item, [...path, String(i)]);
+      });
+    }
+  };
+  walk(doc.contents, []);
+  return out.length > 0
+    ? out
+    : [{ file, message: 'duplicate key: each key may appear only once in a mapping', fix: 'remove or rename one of the two' }];
+}
+
+/** The line (searching back from `fromLine`) that opens a quoted scalar without closing it. */
+function openingQuoteLine(text: string, fromLine: number): { line: number; col: number } | undefined {
+  const lines = text.split('\n');
+  for (let i = Math.min(fromLine, lines.length) - 1; i >= 0; i--) {
+    const l = lines[i].replace(/\s+#.*$/, '');
+    for (const q of ['"', "'"]) {
+      const n = l.split(q).length - 1;
+      if (n % 2 === 1) return { line: i + 1, col: l.indexOf(q) + 1 };
+    }
+  }
+  return undefined;
 }
 
 /** `['contexts', 'a.b', 'network']` → `contexts."a.b".network` */

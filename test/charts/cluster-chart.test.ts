@@ -25,13 +25,20 @@ test('multi-network primary: namespace label, east-west gateway, cross-network g
   const files = synthCluster(MULTI, 'a');
   assert.deepEqual(
     [...files.keys()],
-    ['namespace.yaml', 'cacerts.yaml', 'control-plane.yaml', 'eastwest-gateway.yaml', 'cross-network-gateway.yaml', 'reader-token.yaml'],
+    [
+      'secrets/namespace.yaml',
+      'secrets/cacerts.yaml',
+      'control-plane/control-plane.yaml',
+      'post-install/eastwest-gateway.yaml',
+      'post-install/cross-network-gateway.yaml',
+      'post-install/reader-token.yaml',
+    ],
   );
-  const [ns] = files.get('namespace.yaml') as any[];
+  const [ns] = files.get('secrets/namespace.yaml') as any[];
   assert.deepEqual(ns.metadata.labels, { 'topology.istio.io/network': 'n1' });
   assert.equal(ns.metadata.annotations['argocd.argoproj.io/sync-wave'], '-2');
 
-  const [ew] = files.get('eastwest-gateway.yaml') as any[];
+  const [ew] = files.get('post-install/eastwest-gateway.yaml') as any[];
   assert.equal(ew.apiVersion, 'install.istio.io/v1alpha1');
   assert.equal(ew.metadata.name, 'eastwest');
   assert.equal(ew.spec.profile, 'empty');
@@ -48,7 +55,7 @@ test('multi-network primary: namespace label, east-west gateway, cross-network g
   assert.equal(gw.k8s.service.type, 'NodePort');
   assert.deepEqual(ew.spec.values, { gateways: { 'istio-ingressgateway': { injectionTemplate: 'gateway' } }, global: { network: 'n1' } });
 
-  const [xgw] = files.get('cross-network-gateway.yaml') as any[];
+  const [xgw] = files.get('post-install/cross-network-gateway.yaml') as any[];
   assert.equal(xgw.apiVersion, 'networking.istio.io/v1');
   assert.equal(xgw.metadata.name, 'cross-network-gateway');
   assert.equal(xgw.metadata.namespace, 'istio-system');
@@ -59,20 +66,23 @@ test('multi-network primary: namespace label, east-west gateway, cross-network g
 });
 
 test('the default LoadBalancer service type is left to Istio (as gen-eastwest-gateway.sh does)', () => {
-  const [ew] = synthCluster(MULTI, 'b').get('eastwest-gateway.yaml') as any[];
+  const [ew] = synthCluster(MULTI, 'b').get('post-install/eastwest-gateway.yaml') as any[];
   assert.equal(ew.spec.components.ingressGateways[0].k8s.service.type, undefined);
 });
 
 test('single network: no network label, no gateways', () => {
   const files = synthCluster(SINGLE, 'a');
-  assert.deepEqual([...files.keys()], ['namespace.yaml', 'cacerts.yaml', 'control-plane.yaml', 'reader-token.yaml']);
-  const [ns] = files.get('namespace.yaml') as any[];
+  assert.deepEqual(
+    [...files.keys()],
+    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'post-install/reader-token.yaml'],
+  );
+  const [ns] = files.get('secrets/namespace.yaml') as any[];
   assert.equal(ns.metadata.labels, undefined);
 });
 
 test('control plane: base.yaml merged under the generated meshID, clusterName and network, which win', () => {
   const base = { profile: 'demo', meshConfig: { accessLogFile: '/dev/stdout' }, values: { global: { meshID: 'wrong', logging: { level: 'info' } } } };
-  const [iop] = synthCluster(MULTI, 'b', base).get('control-plane.yaml') as any[];
+  const [iop] = synthCluster(MULTI, 'b', base).get('control-plane/control-plane.yaml') as any[];
   assert.equal(iop.kind, 'IstioOperator');
   assert.equal(iop.metadata.namespace, 'istio-system');
   assert.equal(iop.metadata.annotations['argocd.argoproj.io/sync-wave'], '0');
@@ -85,14 +95,14 @@ test('control plane: base.yaml merged under the generated meshID, clusterName an
 test('cacerts and remote secrets are SealedSecrets in the wave before the control plane', () => {
   const peer = MULTI.clusters[1];
   const files = synthCluster(MULTI, 'a', {}, [{ peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedToken: 'AgBtoken' }]);
-  const [ca] = files.get('cacerts.yaml') as any[];
+  const [ca] = files.get('secrets/cacerts.yaml') as any[];
   assert.equal(ca.kind, 'SealedSecret');
   assert.equal(ca.metadata.name, 'cacerts');
   assert.equal(ca.metadata.annotations['argocd.argoproj.io/sync-wave'], '-1');
   assert.deepEqual(ca.spec.encryptedData, CACERTS);
   assert.deepEqual(ca.spec.template, { metadata: { name: 'cacerts', namespace: 'istio-system' }, type: 'Opaque' });
 
-  const [rs] = files.get('remote-secrets.yaml') as any[];
+  const [rs] = files.get('secrets/remote-secrets.yaml') as any[];
   assert.equal(rs.metadata.name, 'istio-remote-secret-b');
   assert.equal(rs.metadata.annotations['argocd.argoproj.io/sync-wave'], '-1');
   assert.deepEqual(rs.spec.encryptedData, { b: 'AgBtoken' });
@@ -132,7 +142,7 @@ users:
 });
 
 test('the reader token Secret is what create-remote-secret makes on Kubernetes 1.24+, after the control plane', () => {
-  const [s] = synthCluster(SINGLE, 'a').get('reader-token.yaml') as any[];
+  const [s] = synthCluster(SINGLE, 'a').get('post-install/reader-token.yaml') as any[];
   assert.deepEqual(s, {
     apiVersion: 'v1',
     kind: 'Secret',

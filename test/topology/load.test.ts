@@ -109,7 +109,10 @@ test('fails when two contexts have the same cluster name', () => {
 });
 
 test('fails on duplicate keys and YAML syntax errors with the line', () => {
-  assert.match(problemsOf(() => parseTopology('mesh_id: m\nmesh_id: n\ncontexts: {}\n'))[0], /topology\.yaml:2:1: duplicate key/);
+  assert.match(
+    problemsOf(() => parseTopology('mesh_id: m\nmesh_id: n\ncontexts: {}\n'))[0],
+    /topology\.yaml:2:1: mesh_id: duplicate key "mesh_id" \(first set on line 1\)/,
+  );
   assert.match(
     problemsOf(() => parseTopology('mesh_id: m\ncontexts:\n  a:\n    network: "n\n'))[0],
     /topology\.yaml:[45]:\d+: YAML syntax error: Missing closing "quote/,
