@@ -193,7 +193,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
   for (const pair of contextsNode.items) {
     const context = keyOf(pair);
     const cluster = isMap(pair.value) ? pair.value.get('cluster') : undefined;
-    if (typeof cluster === 'string') taken.set(cluster, context);
+    if (isSet(cluster)) taken.set(String(cluster), context);
   }
   for (const f of found) {
     const suggestion = clusterNameFor(f.kubeCluster);
@@ -202,14 +202,14 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
   for (const pair of contextsNode.items) {
     const context = keyOf(pair);
     const cluster = isMap(pair.value) ? pair.value.get('cluster') : undefined;
-    if (cluster === undefined && !proposed.has(context) && !taken.has(context)) taken.set(context, context);
+    if (!isSet(cluster) && !proposed.has(context) && !taken.has(context)) taken.set(context, context);
   }
 
   const changes: DiscoverChange[] = [];
   for (const f of found) {
     const at = `contexts.${f.context}`;
     const suggestion = proposed.get(f.context);
-    if (f.current.cluster !== undefined) {
+    if (isSet(f.current.cluster)) {
       if (suggestion && suggestion.name !== f.current.cluster) {
         notes.push(
           `${at}.cluster: keeping ${show(f.current.cluster)} (the kubeconfig suggests ${show(suggestion.name)}); ` +
@@ -304,6 +304,11 @@ function hostOf(url: string): string | undefined {
 function isPemBase64(data: string): boolean {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return false;
   return Buffer.from(data, 'base64').toString('latin1').includes('-----BEGIN ');
+}
+
+/** Whether a key has a value (`key:` alone, or `key: ~`, counts as unset). */
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }
 
 function keyOf(pair: Pair): string {
@@ -610,8 +615,10 @@ function splice(text: string, change: DiscoverChange): string | undefined {
     const nl = text.indexOf('\n', end);
     at = nl === -1 ? text.length : nl + 1;
   }
-  const lead = at === text.length && !text.endsWith('\n') ? eol : '';
-  return `${text.slice(0, at)}${lead}${' '.repeat(indent)}${change.key}: ${value}${eol}${text.slice(at)}`;
+  const line = `${' '.repeat(indent)}${change.key}: ${value}`;
+  // After a last line without a line break, the new line becomes the last one, also without a line break.
+  if (at === text.length && !text.endsWith('\n')) return `${text}${eol}${line}`;
+  return `${text.slice(0, at)}${line}${eol}${text.slice(at)}`;
 }
 
 /** A YAML scalar for `value`: in the quoting style the old value had, plain where that is safe, else double-quoted. */

@@ -6,6 +6,8 @@ import { InputError } from '../errors';
 export interface GlobalArgs {
   readonly workdir: string;
   readonly debug: boolean;
+  /** CRD directory for schema validation (MESHGEN_CRDS). */
+  readonly crds?: string;
 }
 
 /** Resolves --workdir and checks that it is a directory. */

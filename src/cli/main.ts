@@ -46,6 +46,8 @@ export async function main(
       global: true,
     })
     .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces of errors', global: true })
+    // Every MESHGEN_<NAME> variable is read as --<name> (.env below); MESHGEN_CRDS is the CRD directory.
+    .option('crds', { type: 'string', describe: 'Directory of CRD YAML used to validate manifests (env MESHGEN_CRDS)', global: true, hidden: true })
     .command(prepCommand(ctx))
     .command(synthCommand(ctx))
     .command(sealTokenCommand(ctx))
@@ -66,7 +68,12 @@ export async function main(
   try {
     const unknown = unknownCommand(argv);
     if (unknown) throw unknown;
-    await parser.parseAsync();
+    // With a callback yargs hands --help and usage output over instead of printing it to the process' stdout.
+    let helpText = '';
+    await parser.parseAsync([...argv], {}, (_err, _args, output) => {
+      helpText = output;
+    });
+    if (helpText) io.stdout.write(`${helpText}\n`);
     return ctx.exitCode;
   } catch (e) {
     if (e instanceof UsageError) {

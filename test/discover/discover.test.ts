@@ -310,7 +310,10 @@ test('contexts named by EKS and GKE (invalid as cluster names) become valid once
     '    network: n',
     '',
   ].join('\n');
-  assert.match(problemsOf(() => parseTopology(topology)), /cannot be used as the cluster name/);
+  assert.match(
+    problemsOf(() => parseTopology(topology)),
+    /cannot be used as the cluster name/,
+  );
   const dir = workdir(topology);
 
   // WHEN
@@ -347,7 +350,11 @@ test('a derived cluster name that another cluster of the mesh has is not used: t
   // THEN
   const names = parseTopology(readTopology(dir)).clusters.map((c) => `${c.context}=${c.name}`);
   assert.deepEqual(names.sort(), ['east=prod-east', 'eks=eks', 'other=prod-west', 'west=west']);
-  assert.ok(r.warnings.some((w) => w.startsWith('contexts.west: the cluster name "prod-west" (from kubeconfig cluster "gke_acme-prod_europe-west1-b_prod-west")')));
+  assert.ok(
+    r.warnings.some((w) =>
+      w.startsWith('contexts.west: the cluster name "prod-west" (from kubeconfig cluster "gke_acme-prod_europe-west1-b_prod-west")'),
+    ),
+  );
   assert.ok(r.warnings.some((w) => w.includes('contexts.eks: the cluster name "prod-east"') && w.includes('already used by contexts.east')));
 });
 
@@ -362,7 +369,10 @@ test('a cluster with insecure-skip-tls-verify and no CA: the server is copied, w
     ],
   );
   assert.equal(r.warnings.length, 1);
-  assert.match(r.warnings[0], /"Insecure_Lab" .* uses insecure-skip-tls-verify and has no certificate authority; remote secrets need the API server's CA/);
+  assert.match(
+    r.warnings[0],
+    /"Insecure_Lab" .* uses insecure-skip-tls-verify and has no certificate authority; remote secrets need the API server's CA/,
+  );
 });
 
 test('a server that is not https, or a loopback address, is reported', () => {
@@ -386,18 +396,28 @@ test('a server that is not https, or a loopback address, is reported', () => {
 
 test('edits in place whatever the layout: CRLF, no final newline, 4-space indent, flow mappings, quoting, block scalars', () => {
   // GIVEN
-  const crlf = 'mesh_id: m\r\ncontexts:\r\n    east:\r\n        network: n\r\n        server: "https://old.example.com"\r\n    lab: {network: n}';
+  const crlf =
+    'mesh_id: m\r\ncontexts:\r\n    east:\r\n        network: n\r\n        cluster:\r\n        server: "https://old.example.com"\r\n    lab: {network: n}';
   const dir = workdir(crlf);
 
   // WHEN
-  discover({ workdir: dir, env: BOTH });
+  const r = discover({ workdir: dir, env: BOTH });
 
-  // THEN the old value keeps its double quotes; the flow mapping stays a flow mapping
+  // THEN edited in place (not re-rendered); an empty cluster: is filled; the old value keeps its double quotes; the flow mapping stays a flow mapping
   assert.equal(
     readTopology(dir),
     'mesh_id: m\r\ncontexts:\r\n    east:\r\n        network: n\r\n        cluster: prod-east\r\n' +
       `        server: "https://east.eks.example.com"\r\n        certificateAuthorityData: ${EAST_CA}\r\n` +
       `    lab: {network: n, cluster: lab, server: https://lab.example.com:6443, certificateAuthorityData: ${LAB_CA}}`,
+  );
+  assert.deepEqual(r.warnings, []);
+
+  // GIVEN a last line without a line break: the added lines end the same way
+  const noEol = workdir('mesh_id: m\ncontexts:\n  lab:\n    network: n');
+  discover({ workdir: noEol, env: BOTH });
+  assert.equal(
+    readTopology(noEol),
+    `mesh_id: m\ncontexts:\n  lab:\n    network: n\n    cluster: lab\n    server: https://lab.example.com:6443\n    certificateAuthorityData: ${LAB_CA}`,
   );
 
   // GIVEN a CA as a folded block scalar and a single-quoted server, followed by another key
@@ -422,8 +442,15 @@ test('--dry-run writes nothing and prints a unified diff of topology.yaml, witho
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(hashTree(dir), before);
   assert.ok(r.stdout.includes('\n--- topology.yaml\n+++ topology.yaml (after discover)\n@@ -7,6 +7,9 @@\n   east:\n'), r.stdout);
-  assert.ok(r.stdout.includes('\n     network: net-1 # inline on network\n+    cluster: prod-east\n+    server: https://east.eks.example.com\n'), r.stdout);
-  assert.ok(r.stdout.includes('\n-    server: https://old.example.com:6443 # set by hand\n+    cluster: lab\n+    server: https://lab.example.com:6443 # set by hand\n'));
+  assert.ok(
+    r.stdout.includes('\n     network: net-1 # inline on network\n+    cluster: prod-east\n+    server: https://east.eks.example.com\n'),
+    r.stdout,
+  );
+  assert.ok(
+    r.stdout.includes(
+      '\n-    server: https://old.example.com:6443 # set by hand\n+    cluster: lab\n+    server: https://lab.example.com:6443 # set by hand\n',
+    ),
+  );
   assert.match(r.stdout, /^\+ {4}certificateAuthorityData: LS0tLS1CRUdJTiBDRVJUSUZJ…\(1488 characters\)$/m);
   assert.ok(!r.stdout.includes(EAST_CA) && !r.stdout.includes(EAST_CA.slice(0, 100)), 'CA data is never printed in full');
   assert.match(r.stdout, /^contexts\.east\.certificateAuthorityData: updated \(was unset\)$/m);
@@ -468,7 +495,10 @@ test('fails when the kubeconfig given with --kubeconfig does not exist', async (
   const missing = path.join(dir, 'no-such-kubeconfig');
   const r = await runDiscover(['discover', '--workdir', dir, '--kubeconfig', missing], BOTH);
   assert.equal(r.code, 2);
-  assert.ok(r.stderr.includes(`${missing}: kubeconfig file not found (--kubeconfig); fix: pass the path of an existing kubeconfig file to --kubeconfig`), r.stderr);
+  assert.ok(
+    r.stderr.includes(`${missing}: kubeconfig file not found (--kubeconfig); fix: pass the path of an existing kubeconfig file to --kubeconfig`),
+    r.stderr,
+  );
   assert.deepEqual(hashTree(dir), before);
 });
 
@@ -505,15 +535,22 @@ test('fails when the kubeconfig is YAML but not a kubeconfig', () => {
     problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'a'), env: {} })),
     /a:1: not a kubeconfig: expected a mapping, got "just some words"/,
   );
-  assert.match(problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'b'), env: {} })), /b:2:3: clusters: expected a list of named clusters/);
+  assert.match(
+    problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'b'), env: {} })),
+    /b:2:3: clusters: expected a list of named clusters/,
+  );
 });
 
 test('fails when a certificate-authority file cannot be read', () => {
   const dir = workdir('mesh_id: m\ncontexts:\n  lab:\n    network: n\n', {
-    kubeconfig: 'clusters:\n- name: lab\n  cluster:\n    server: https://lab\n    certificate-authority: nowhere/ca.pem\ncontexts:\n- {name: lab, context: {cluster: lab}}\n',
+    kubeconfig:
+      'clusters:\n- name: lab\n  cluster:\n    server: https://lab\n    certificate-authority: nowhere/ca.pem\ncontexts:\n- {name: lab, context: {cluster: lab}}\n',
   });
   const message = problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'kubeconfig'), env: {} }));
-  assert.ok(message.includes(`kubeconfig:5:28: clusters[0].cluster.certificate-authority: "${path.join(dir, 'nowhere', 'ca.pem')}" cannot be read (ENOENT)`), message);
+  assert.ok(
+    message.includes(`kubeconfig:5:28: clusters[0].cluster.certificate-authority: "${path.join(dir, 'nowhere', 'ca.pem')}" cannot be read (ENOENT)`),
+    message,
+  );
 });
 
 test('fails when topology.yaml is invalid, citing the line of the file on disk, and writes nothing', async () => {
@@ -532,7 +569,13 @@ test('fails when topology.yaml is invalid, citing the line of the file on disk, 
 
 test('fails when topology.yaml is not valid YAML, or has nothing to fill', () => {
   const bad = workdir('mesh_id: m\ncontexts:\n  east:\n    network: "n\n');
-  assert.match(problemsOf(() => discover({ workdir: bad, env: BOTH })), /^topology\.yaml:\d+:\d+: YAML syntax error/);
+  assert.match(
+    problemsOf(() => discover({ workdir: bad, env: BOTH })),
+    /^topology\.yaml:\d+:\d+: YAML syntax error/,
+  );
   const empty = workdir('mesh_id: m\ncontexts:\n# add your clusters here\n');
-  assert.match(problemsOf(() => discover({ workdir: empty, env: BOTH })), /^topology\.yaml:2:\d+: contexts: no clusters are listed/);
+  assert.match(
+    problemsOf(() => discover({ workdir: empty, env: BOTH })),
+    /^topology\.yaml:2:\d+: contexts: no clusters are listed/,
+  );
 });
