@@ -8,7 +8,7 @@ import { writeFileAtomic } from './fs-util';
 import { parseTopology, readInput, TOPOLOGY_FILE } from './topology/load';
 import { DNS1123_LABEL, type SchemaNode, TOPOLOGY_SCHEMA } from './topology/schema';
 import { nearest } from './topology/validate';
-import { YamlSource } from './topology/yaml-source';
+import { formatPath, YamlSource } from './topology/yaml-source';
 
 /** Options of {@link discover}. */
 export interface DiscoverOptions {
@@ -124,7 +124,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     if (clusterName === undefined || !kc) {
       warnings.push(
         `context ${show(context)} in ${kctx.file} ${clusterName === undefined ? 'names no cluster' : `refers to cluster ${show(clusterName)}, which no kubeconfig file defines`}; ` +
-          `contexts.${context} is left as it is`,
+          `${formatPath(['contexts', context])} is left as it is`,
       );
       missing.push(context);
       continue;
@@ -132,7 +132,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     const where = `kubeconfig cluster ${show(clusterName)} (${kc.file})`;
     let server: string | undefined;
     if (kc.server === undefined) {
-      warnings.push(`${where} has no server; contexts.${context}.server is left as it is`);
+      warnings.push(`${where} has no server; ${formatPath(['contexts', context, 'server'])} is left as it is`);
     } else if (!SERVER.test(kc.server)) {
       warnings.push(`${where}: server ${show(kc.server)} is not an https:// URL; not copied (remote secrets need the https URL of the API server)`);
     } else {
@@ -141,7 +141,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
       if (host !== undefined && LOOPBACK.test(host)) {
         warnings.push(
           `${where}: server ${kc.server} is a loopback address that other clusters cannot reach; ` +
-            `set contexts.${context}.server to an address reachable from the other clusters (for kind: \`kind get kubeconfig --internal\`)`,
+            `set ${formatPath(['contexts', context, 'server'])} to an address reachable from the other clusters (for kind: \`kind get kubeconfig --internal\`)`,
         );
       }
     }
@@ -150,12 +150,12 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
       caData = kc.caData.replace(/\s+/g, '');
     } else if (kc.caFile !== undefined) {
       try {
-        caData = fs.readFileSync(kc.caFile.resolved).toString('base64');
+        caData = fs.readFileSync(kc.caFile).toString('base64');
       } catch (e) {
         problems.push(
           kc.src.problem(
             ['clusters', kc.index, 'cluster', 'certificate-authority'],
-            `${show(kc.caFile.resolved)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+            `${show(kc.caFile)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
             "fix the path (a relative path is relative to the kubeconfig file's directory), or use certificate-authority-data",
           ),
         );
@@ -163,17 +163,17 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     }
     if (caData !== undefined && !isPemBase64(caData)) {
       warnings.push(
-        `${where}: the certificate authority is not base64 of a PEM certificate; contexts.${context}.certificateAuthorityData is left as it is`,
+        `${where}: the certificate authority is not base64 of a PEM certificate; ${formatPath(['contexts', context, 'certificateAuthorityData'])} is left as it is`,
       );
       caData = undefined;
     }
     if (caData === undefined && kc.caData === undefined && kc.caFile === undefined) {
       const why = kc.insecure ? 'uses insecure-skip-tls-verify and has no certificate authority' : 'has no certificate authority';
       if (typeof current.certificateAuthorityData === 'string') {
-        notes.push(`${where} ${why}; keeping contexts.${context}.certificateAuthorityData`);
+        notes.push(`${where} ${why}; keeping ${formatPath(['contexts', context, 'certificateAuthorityData'])}`);
       } else {
         warnings.push(
-          `${where} ${why}; remote secrets need the API server's CA: set contexts.${context}.certificateAuthorityData ` +
+          `${where} ${why}; remote secrets need the API server's CA: set ${formatPath(['contexts', context, 'certificateAuthorityData'])} ` +
             "(base64 of the CA's PEM) by hand, or add certificate-authority-data to the kubeconfig",
         );
       }
@@ -207,7 +207,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
 
   const changes: DiscoverChange[] = [];
   for (const f of found) {
-    const at = `contexts.${f.context}`;
+    const at = formatPath(['contexts', f.context]);
     const suggestion = proposed.get(f.context);
     if (isSet(f.current.cluster)) {
       if (suggestion && suggestion.name !== f.current.cluster) {
@@ -224,7 +224,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
       const other = taken.get(suggestion.name);
       if (other !== undefined && other !== f.context) {
         warnings.push(
-          `${at}: the cluster name ${show(suggestion.name)} (from kubeconfig cluster ${show(f.kubeCluster)}) is already used by contexts.${other}; ` +
+          `${at}: the cluster name ${show(suggestion.name)} (from kubeconfig cluster ${show(f.kubeCluster)}) is already used by ${formatPath(['contexts', other])}; ` +
             `keeping the context name ${show(f.context)} as the cluster name (set cluster: by hand to choose another)`,
         );
         taken.set(f.context, f.context);
@@ -347,7 +347,8 @@ interface KubeCluster {
   readonly index: number;
   readonly server?: string;
   readonly caData?: string;
-  readonly caFile?: { readonly given: string; readonly resolved: string };
+  /** `certificate-authority`, resolved against the kubeconfig's directory. */
+  readonly caFile?: string;
   readonly insecure: boolean;
   readonly tlsServerName?: string;
 }
@@ -413,6 +414,9 @@ function kubeconfigFiles(explicit: string | undefined, env: NodeJS.ProcessEnv, h
   return { files: [file], warnings: [] };
 }
 
+/** The top-level keys of a kubeconfig (`kubectl config view`); a mapping with none of them is some other file. */
+const KUBECONFIG_KEYS = ['apiVersion', 'kind', 'clusters', 'contexts', 'users', 'current-context', 'preferences'];
+
 /** Reads and merges kubeconfig files as kubectl does: the first file that defines a cluster or context name wins. */
 function loadKubeconfig(found: { files: string[]; warnings: string[] }): Kubeconfig {
   const clusters = new Map<string, KubeCluster>();
@@ -442,6 +446,16 @@ function loadKubeconfig(found: { files: string[]; warnings: string[] }): Kubecon
       continue;
     }
     const config = data as Record<string, unknown>;
+    if ((config.kind !== undefined && config.kind !== 'Config') || !KUBECONFIG_KEYS.some((k) => k in config)) {
+      problems.push(
+        src.problem(
+          config.kind !== undefined ? ['kind'] : [],
+          `not a kubeconfig: expected kind: Config with clusters: and contexts:, got ${config.kind !== undefined ? `kind ${show(config.kind)}` : `the keys ${Object.keys(config).join(', ')}`}`,
+          notAKubeconfig,
+        ),
+      );
+      continue;
+    }
     const fileProblems: Problem[] = [];
     const seen = { clusters: new Set<string>(), contexts: new Set<string>() };
     for (const section of ['clusters', 'contexts'] as const) {
@@ -497,7 +511,7 @@ function loadKubeconfig(found: { files: string[]; warnings: string[] }): Kubecon
           index,
           server: str('server'),
           caData: str('certificate-authority-data'),
-          caFile: caFile === undefined ? undefined : { given: caFile, resolved: path.resolve(path.dirname(file), caFile) },
+          caFile: caFile === undefined ? undefined : path.resolve(path.dirname(file), caFile),
           insecure: body['insecure-skip-tls-verify'] === true,
           tlsServerName: str('tls-server-name'),
         };

@@ -36,12 +36,16 @@ test('fails when the command is misspelt, suggesting the nearest one (exit 2, no
   assert.match(r.stderr, /unknown command "synht"; did you mean "synth"\?/);
 });
 
-test('the installed bin answers --help quickly (compiled JS, no work at import time)', { skip: spawnSync('test', ['-f', path.join(__dirname, '..', 'lib', 'src', 'cli', 'main.js')]).status !== 0 && 'lib/ is not built' }, () => {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /Commands:/);
-  // Not a performance assertion (machines are noisy): only a guard against accidental heavy work at start-up.
-  assert.ok(ms < 5000, `--help took ${ms} ms`);
-});
+test(
+  'the installed bin answers --help quickly (compiled JS, no work at import time)',
+  { skip: spawnSync('test', ['-f', path.join(__dirname, '..', 'lib', 'src', 'cli', 'main.js')]).status !== 0 && 'lib/ is not built' },
+  () => {
+    const start = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Commands:/);
+    // Not a performance assertion (machines are noisy): only a guard against accidental heavy work at start-up.
+    assert.ok(ms < 5000, `--help took ${ms} ms`);
+  },
+);

@@ -1,11 +1,12 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { type Cluster, isMultiNetwork, type Mesh, needsCrossNetworkGateway, needsEastWestGateway } from '../topology/model';
+import { type Cluster, isMultiNetwork, type Mesh, needsCrossNetworkGateway, needsEastWestGateway, remotesOf } from '../topology/model';
 import { CaCerts, type CaCertsKey } from './ca-certs';
 import { ControlPlane } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
 import { EastWestGateway } from './east-west-gateway';
 import { IstioNamespace } from './istio-namespace';
+import { IstiodExposure } from './istiod-exposure';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
 
@@ -58,7 +59,14 @@ export class ClusterChart extends Chart {
     const { mesh, cluster } = props;
     const multiNetwork = isMultiNetwork(mesh);
 
-    this.place(Stage.SECRETS, IstioNamespace.FILE, new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined }));
+    const primary = cluster.role === 'remote' ? mesh.clusters.find((c) => c.name === cluster.primary) : undefined;
+    const servesRemotes = cluster.role === 'primary' && remotesOf(mesh, cluster).length > 0;
+    const revision = mesh.istio.revision;
+    this.place(
+      Stage.SECRETS,
+      IstioNamespace.FILE,
+      new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined, controlPlaneClusters: primary?.name }),
+    );
     this.place(Stage.SECRETS, CaCerts.FILE, new CaCerts(this, 'CaCerts', { encryptedData: props.cacerts }));
     for (const rs of [...props.remoteSecrets].sort((a, b) => cmp(a.peer.name, b.peer.name))) {
       this.place(
@@ -75,18 +83,27 @@ export class ClusterChart extends Chart {
     this.place(
       Stage.CONTROL_PLANE,
       ControlPlane.FILE,
-      new ControlPlane(this, 'ControlPlane', { base: props.base, meshID: mesh.meshId, clusterName: cluster.name, network: cluster.network }),
+      new ControlPlane(this, 'ControlPlane', {
+        base: props.base,
+        meshID: mesh.meshId,
+        clusterName: cluster.name,
+        network: cluster.network,
+        revision,
+        externalIstiod: servesRemotes,
+        remote: primary ? { remotePilotAddress: primary.eastWestGateway.address as string } : undefined,
+      }),
     );
     if (needsEastWestGateway(mesh, cluster)) {
       this.place(
         Stage.POST_INSTALL,
         EastWestGateway.FILE,
-        new EastWestGateway(this, 'EastWestGateway', { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType }),
+        new EastWestGateway(this, 'EastWestGateway', { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }),
       );
     }
     if (needsCrossNetworkGateway(mesh, cluster)) {
       this.place(Stage.POST_INSTALL, CrossNetworkGateway.FILE, new CrossNetworkGateway(this, 'CrossNetworkGateway'));
     }
+    if (servesRemotes) this.place(Stage.POST_INSTALL, IstiodExposure.FILE, new IstiodExposure(this, 'IstiodExposure', { revision }));
     this.place(Stage.POST_INSTALL, ReaderToken.FILE, new ReaderToken(this, 'ReaderToken'));
   }
 

@@ -14,13 +14,33 @@ export interface ControlPlaneProps {
   readonly clusterName: string;
   /** `values.global.network`. */
   readonly network: string;
+  /**
+   * `spec.revision`: the control plane's revision.
+   * @default - no revision
+   */
+  readonly revision?: string;
+  /**
+   * A primary that runs the control plane of remote clusters: `values.global.externalIstiod: true`.
+   * @default false
+   */
+  readonly externalIstiod?: boolean;
+  /**
+   * For a remote cluster: `profile: remote`, with the address of its primary's istiod.
+   * @default - a primary
+   */
+  readonly remote?: {
+    /** `values.global.remotePilotAddress`: the primary's east-west gateway address. */
+    readonly remotePilotAddress: string;
+  };
 }
 
 /**
  * The control plane IstioOperator of one cluster: base.yaml with the cluster's meshID, clusterName and
- * network merged over it (the generated values win).
+ * network merged over it (the generated values win). A primary serving remotes sets `externalIstiod`; a remote
+ * uses `profile: remote`, the injection path of its cluster and network, and its primary's address.
  *
  * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/
+ * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
 export class ControlPlane extends Construct {
   public static readonly FILE = 'control-plane.yaml';
@@ -29,15 +49,20 @@ export class ControlPlane extends Construct {
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
-    const overlay = {
-      values: {
-        global: {
-          meshID: props.meshID,
-          multiCluster: { clusterName: props.clusterName },
-          network: props.network,
-        },
-      },
+    const global: Record<string, unknown> = {
+      meshID: props.meshID,
+      multiCluster: { clusterName: props.clusterName },
+      network: props.network,
     };
+    const values: Record<string, unknown> = { global };
+    const overlay: Record<string, unknown> = { values };
+    if (props.revision) overlay.revision = props.revision;
+    if (props.externalIstiod) global.externalIstiod = true;
+    if (props.remote) {
+      overlay.profile = 'remote';
+      global.remotePilotAddress = props.remote.remotePilotAddress;
+      values.istiodRemote = { injectionPath: `/inject/cluster/${props.clusterName}/net/${props.network}` };
+    }
     new IstioOperator(this, 'Resource', {
       name: ControlPlane.NAME,
       namespace: ISTIO_NAMESPACE,

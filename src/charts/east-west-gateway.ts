@@ -13,6 +13,11 @@ export interface EastWestGatewayProps {
    * @default 'LoadBalancer'
    */
   readonly serviceType?: string;
+  /**
+   * The revision of the control plane that injects the gateway (`gen-eastwest-gateway.sh --revision`).
+   * @default ''
+   */
+  readonly revision?: string;
 }
 
 /**
@@ -43,7 +48,7 @@ export class EastWestGateway extends Construct {
       namespace: ISTIO_NAMESPACE,
       annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE),
       spec: {
-        revision: '',
+        revision: props.revision ?? '',
         profile: 'empty',
         components: {
           ingressGateways: [

@@ -14,6 +14,13 @@ export interface IstioNamespaceProps {
    * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/
    */
   readonly network?: string;
+  /**
+   * For a remote cluster: the cluster name of the primary whose istiod manages it; set as the
+   * `topology.istio.io/controlPlaneClusters` annotation.
+   * @default - none (a primary)
+   * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote/
+   */
+  readonly controlPlaneClusters?: string;
 }
 
 /** The `istio-system` Namespace, labelled with the cluster's network in a multi-network mesh. */
@@ -26,7 +33,10 @@ export class IstioNamespace extends Construct {
       metadata: {
         name: ISTIO_NAMESPACE,
         labels: props.network ? { [NETWORK_LABEL]: props.network } : undefined,
-        annotations: syncWave(SyncWave.NAMESPACE),
+        annotations: {
+          ...(props.controlPlaneClusters ? { 'topology.istio.io/controlPlaneClusters': props.controlPlaneClusters } : {}),
+          ...syncWave(SyncWave.NAMESPACE),
+        },
       },
     });
   }

@@ -29,17 +29,17 @@ export function discoverCommand(io: Ctx): CommandModule<GlobalArgs, DiscoverArgs
     handler: async (args) => {
       const workdir = workdirOf(args);
       const r = discover({ workdir, kubeconfig: args.kubeconfig, env: process.env, dryRun: args['dry-run'] });
+      for (const c of r.changes) io.stdout.write(`${c.description}\n`);
+      if (r.diff !== undefined) io.stdout.write(r.diff);
       for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
       for (const n of r.notes) io.stderr.write(`note: ${n}\n`);
       if (r.changes.length === 0) {
         io.stdout.write(`nothing to change in ${TOPOLOGY_FILE}\n`);
         return;
       }
-      for (const c of r.changes) io.stdout.write(`${c.description}\n`);
       const contexts = new Set(r.changes.map((c) => c.context)).size;
       const what = `${r.changes.length} change${r.changes.length === 1 ? '' : 's'} in ${contexts} context${contexts === 1 ? '' : 's'}`;
       if (r.diff !== undefined) {
-        io.stdout.write(r.diff);
         io.stdout.write(`--dry-run: ${what}; ${TOPOLOGY_FILE} not written\n`);
         return;
       }

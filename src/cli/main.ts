@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { CheckFailed, InputError } from '../errors';
 import { nearest } from '../topology/validate';
+import { discoverCommand } from './discover';
 import { prepCommand } from './prep';
 import { sealTokenCommand } from './seal-token';
 import { synthCommand } from './synth';
@@ -49,6 +50,7 @@ export async function main(
     // Every MESHGEN_<NAME> variable is read as --<name> (.env below); MESHGEN_CRDS is the CRD directory.
     .option('crds', { type: 'string', describe: 'Directory of CRD YAML used to validate manifests (env MESHGEN_CRDS)', global: true, hidden: true })
     .command(prepCommand(ctx))
+    .command(discoverCommand(ctx))
     .command(synthCommand(ctx))
     .command(sealTokenCommand(ctx))
     .command(teardownCommand(ctx))

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
 import type { Cluster, Installer, Mesh, Role, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
-import { validateAgainstSchema } from './validate';
+import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource } from './yaml-source';
 
 export const TOPOLOGY_FILE = 'topology.yaml';
@@ -153,12 +153,19 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
         ),
       );
     }
-    if (role === 'remote' && !invalid.has(ctx)) {
+    if (role === 'remote') problems.push(...remoteProblems(src, ctx, c, raw.contexts as Record<string, RawContext>));
+  }
+  // A primary that serves remotes is reached through its east-west gateway: its address is required.
+  for (const [ctx, c] of contexts) {
+    if ((c.role ?? 'primary') !== 'primary' || c.eastWestGateway?.address !== undefined) continue;
+    const remotes = contexts.filter(([, r]) => r.role === 'remote' && r.primary === ctx).map(([r]) => r);
+    if (remotes.length > 0) {
       problems.push(
         src.problem(
-          ['contexts', ctx, 'role'],
-          'primary-remote meshes (role: remote) are not supported by this version of meshgen',
-          'use role: primary (multi-primary); primary-remote support is tracked as a separate issue',
+          ['contexts', ctx],
+          `serves the remote cluster(s) ${remotes.join(', ')}, which reach istiod through its east-west gateway, but eastWestGateway.address is not set`,
+          `add \`eastWestGateway: {address: <IP or DNS name of the east-west gateway of ${ctx}>}\` (the gateway's LoadBalancer address; it becomes values.global.remotePilotAddress of the remotes)`,
+          true,
         ),
       );
     }
@@ -186,7 +193,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
         name,
         network: c.network,
         role: c.role ?? 'primary',
-        primary: c.primary,
+        primary: c.primary === undefined ? undefined : byContext.get(c.primary),
         server: c.server,
         certificateAuthorityData: c.certificateAuthorityData?.replace(/\s+/g, ''),
         eastWestGateway: Object.freeze({ address: c.eastWestGateway?.address, serviceType: c.eastWestGateway?.serviceType ?? 'LoadBalancer' }),
@@ -296,6 +303,44 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
     }
   }
   return Object.freeze({ spec: s, warnings });
+}
+
+function remoteProblems(src: YamlSource, ctx: string, c: RawContext, all: Record<string, RawContext>): Problem[] {
+  const contexts = Object.keys(all);
+  if (c.primary === undefined) {
+    return [
+      src.problem(
+        ['contexts', ctx],
+        'is a remote (role: remote) but names no primary',
+        `add \`primary: <context>\`: the primary whose istiod runs this cluster's control plane (one of: ${contexts.filter((x) => x !== ctx).join(', ')})`,
+        true,
+      ),
+    ];
+  }
+  const at = ['contexts', ctx, 'primary'];
+  if (c.primary === ctx) return [src.problem(at, `a remote cannot be its own primary (${show(c.primary)})`, 'name a primary context')];
+  const p = all[c.primary];
+  if (p === undefined) {
+    const hint = nearest(c.primary, contexts);
+    return [
+      src.problem(
+        at,
+        `${show(c.primary)} is not a context of this mesh${hint ? `; did you mean "${hint}"?` : ''}`,
+        `use the context name (the key under contexts:) of a primary: one of ${contexts.filter((x) => x !== ctx && all[x]?.role !== 'remote').join(', ') || '(none: add a primary)'}`,
+      ),
+    ];
+  }
+  if (p && typeof p === 'object' && p.role === 'remote') {
+    const cycle = p.primary === ctx ? `; ${ctx} and ${c.primary} name each other (a cycle)` : '';
+    return [
+      src.problem(
+        at,
+        `${show(c.primary)} is itself a remote: a remote must be attached to a primary, not to another remote${cycle}`,
+        `set primary: to the context of a primary (role: primary), e.g. ${show(p.primary ?? contexts.find((x) => all[x]?.role !== 'remote'))}`,
+      ),
+    ];
+  }
+  return [];
 }
 
 function invalidAt(violations: readonly { path: readonly (string | number)[] }[], at: readonly string[]): boolean {

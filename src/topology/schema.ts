@@ -36,7 +36,10 @@ const eastWestGateway: SchemaNode = {
     address: {
       type: 'string',
       minLength: 1,
+      maxLength: 253,
+      pattern: '^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$',
       description: 'Address (IP or DNS name) at which remote clusters reach istiod through this gateway.',
+      'x-fix': 'use the IP address or DNS name of the east-west gateway (no scheme, no port)',
     },
     serviceType: {
       type: 'string',

@@ -530,7 +530,12 @@ test('fails when the kubeconfig is not YAML', async () => {
 });
 
 test('fails when the kubeconfig is YAML but not a kubeconfig', () => {
-  const dir = workdir(fixture('topology-comments.yaml'), { a: 'just some words\n', b: 'clusters:\n  name: x\n' });
+  const dir = workdir(fixture('topology-comments.yaml'), {
+    a: 'just some words\n',
+    b: 'clusters:\n  name: x\n',
+    c: 'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\n',
+    d: 'foo: 1\nbar: 2\n',
+  });
   assert.match(
     problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'a'), env: {} })),
     /a:1: not a kubeconfig: expected a mapping, got "just some words"/,
@@ -538,6 +543,18 @@ test('fails when the kubeconfig is YAML but not a kubeconfig', () => {
   assert.match(
     problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'b'), env: {} })),
     /b:2:3: clusters: expected a list of named clusters/,
+  );
+  assert.match(
+    problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'topology.yaml'), env: {} })),
+    /topology\.yaml:7:3: contexts: expected a list of named contexts, got \{"east"/,
+  );
+  assert.match(
+    problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'c'), env: {} })),
+    /c:2:7: kind: not a kubeconfig: expected kind: Config with clusters: and contexts:, got kind "IstioOperator"/,
+  );
+  assert.match(
+    problemsOf(() => discover({ workdir: dir, kubeconfig: path.join(dir, 'd'), env: {} })),
+    /d:1:1: not a kubeconfig: expected kind: Config with clusters: and contexts:, got the keys foo, bar;/,
   );
 });
 

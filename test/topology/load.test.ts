@@ -126,14 +126,21 @@ test('fails when contexts is empty or the file is empty', () => {
 
 test('fails when an unsupported feature of this version is asked for', () => {
   const lines = problemsOf(() =>
-    parseTopology(
-      'mesh_id: m\nistio:\n  installer: helm\nsecrets:\n  provider: external-secrets\ncontexts:\n  a:\n    network: n\n    role: remote\n    primary: b\n',
-    ),
+    parseTopology('mesh_id: m\nistio:\n  installer: helm\nsecrets:\n  provider: external-secrets\ncontexts:\n  a:\n    network: n\n'),
   );
-  assert.equal(lines.length, 3);
+  assert.equal(lines.length, 2);
   assert.ok(lines.some((l) => l.includes('istio.installer: installer "helm" is not supported')));
   assert.ok(lines.some((l) => l.includes('secrets.provider: provider "external-secrets" is not supported')));
-  assert.ok(lines.some((l) => l.includes('contexts.a.role: primary-remote meshes')));
+});
+
+test('primary-remote: a remote records its primary by cluster name', () => {
+  const mesh = parseTopology(
+    'mesh_id: m\ncontexts:\n  ctx-p:\n    cluster: p\n    network: n\n    eastWestGateway:\n      address: 192.0.2.1\n  ctx-r:\n    cluster: r\n    network: n\n    role: remote\n    primary: ctx-p\n',
+  );
+  const [p, r] = mesh.clusters;
+  assert.equal(r.role, 'remote');
+  assert.equal(r.primary, 'p');
+  assert.equal(p.eastWestGateway.address, '192.0.2.1');
 });
 
 test('base.yaml: warns on fields meshgen sets and on values removed from Istio', () => {

@@ -1,0 +1,59 @@
+import { Construct } from 'constructs';
+import { Gateway, GatewaySpecServersTlsMode, VirtualService } from '../../imports/networking.istio.io';
+import { ISTIO_NAMESPACE } from '../topology/model';
+import { EastWestGateway } from './east-west-gateway';
+import { SyncWave, syncWave } from './sync-waves';
+
+/** Props of the istiod exposure. */
+export interface IstiodExposureProps {
+  /**
+   * The control plane's revision: the VirtualService routes to `istiod-<revision>` as Istio's
+   * `expose-istiod-rev.yaml.tmpl`.
+   * @default - no revision (`expose-istiod.yaml`)
+   */
+  readonly revision?: string;
+}
+
+/**
+ * `Gateway istiod-gateway` and `VirtualService istiod-vs`: expose istiod (15012 xDS, 15017 webhook) through the
+ * east-west gateway so the remote clusters of this primary reach it, as Istio's `samples/multicluster/expose-istiod.yaml`.
+ *
+ * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote/#expose-the-control-plane-in-cluster1
+ */
+export class IstiodExposure extends Construct {
+  public static readonly FILE = 'istiod-exposure.yaml';
+
+  constructor(scope: Construct, id: string, props: IstiodExposureProps = {}) {
+    super(scope, id);
+    const rev = props.revision;
+    const metadata = (name: string) => ({ name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE) });
+    new Gateway(this, 'Gateway', {
+      metadata: metadata('istiod-gateway'),
+      spec: {
+        selector: { istio: EastWestGateway.SELECTOR },
+        servers: [
+          { port: { name: 'tls-istiod', number: 15012, protocol: 'tls' }, tls: { mode: GatewaySpecServersTlsMode.PASSTHROUGH }, hosts: ['*'] },
+          {
+            port: { name: rev ? 'tls-webhook' : 'tls-istiodwebhook', number: 15017, protocol: 'tls' },
+            tls: { mode: GatewaySpecServersTlsMode.PASSTHROUGH },
+            hosts: ['*'],
+          },
+        ],
+      },
+    });
+    const istiod = rev ? `istiod-${rev}` : 'istiod';
+    const host = `${istiod}.${ISTIO_NAMESPACE}.svc.cluster.local`;
+    const sniHosts = rev ? [`${istiod}.${ISTIO_NAMESPACE}.svc`, host] : ['*'];
+    new VirtualService(this, 'VirtualService', {
+      metadata: metadata(rev ? `istiod-vs-${rev}` : 'istiod-vs'),
+      spec: {
+        hosts: ['*'],
+        gateways: ['istiod-gateway'],
+        tls: [
+          { match: [{ port: 15012, sniHosts }], route: [{ destination: { host, port: { number: 15012 } } }] },
+          { match: [{ port: 15017, sniHosts }], route: [{ destination: { host, port: { number: 443 } } }] },
+        ],
+      },
+    });
+  }
+}
