@@ -118,6 +118,8 @@ export function runCli(args, opts = {}) {
   return r;
 }
 
+let sharedKeys;
+
 /**
  * Writes a work directory for `clusters` clusters over `networks` networks.
  * @returns {{dir: string, clusters: number, networks: number, contexts: string[], names: string[]}}
@@ -131,8 +133,9 @@ export async function makeMesh({ clusters, networks = defaultNetworks(clusters),
   // Root CA, base.yaml, .gitignore (and a topology.yaml that is replaced below).
   runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir]);
 
-  // Keys shared by the per-cluster certificates (see the header comment).
-  const [sealingKey, apiKey] = await Promise.all([generateKey(4096), generateKey(2048)]);
+  // Keys shared by the per-cluster certificates (see the header comment), generated once per process.
+  sharedKeys ??= Promise.all([generateKey(4096), generateKey(2048)]);
+  const [sealingKey, apiKey] = await sharedKeys;
   const sealingForge = forge.pki.publicKeyFromPem(sealingKey.publicKey.export({ type: 'spki', format: 'pem' }));
   const apiForge = forge.pki.publicKeyFromPem(apiKey.publicKey.export({ type: 'spki', format: 'pem' }));
 

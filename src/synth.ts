@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { CACERTS_KEYS, CaCerts, type CaCertsKey } from './charts/ca-certs';
-import { ClusterChart, type SealedRemoteSecret, STAGES } from './charts/cluster-chart';
+import { ClusterChart, type ClusterSecrets, type SealedRemoteSecret, STAGES } from './charts/cluster-chart';
 import { CheckFailed, InputError } from './errors';
 import { FluxKustomizations } from './gitops/flux-kustomizations';
 import { MeshApplicationSet } from './gitops/mesh-application-set';
@@ -18,7 +18,7 @@ import { type Need, Sealer } from './secrets/sealer';
 import type { SealingCert } from './secrets/sealing-cert';
 import { readKeptToken } from './secrets/tokens';
 import { type BaseOperator, loadBase, loadTopology, TOPOLOGY_FILE, type Warning } from './topology/load';
-import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
+import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers, type SecretStore } from './topology/model';
 
 /** The output directory, relative to the work directory. */
 export const DIST_DIR = 'dist';
@@ -76,7 +76,6 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const mesh = loadTopology(workdir);
   const base = loadBase(workdir);
   const warnings: string[] = base.warnings.map(formatWarning);
-  const certs = loadMeshSealingCerts(workdir, mesh, opts.now ?? new Date());
   const certStore = new CertStore(workdir);
   const root = certStore.readRoot();
   if (!root) {
@@ -102,70 +101,40 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   );
   if (created.length > 0) log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
 
-  // 3. Sealed values: reuse what is committed, seal what changed.
-  const store = new SealedStore(workdir);
+  // 3. Secrets: sealed offline (reusing committed ciphertext), or read by the External Secrets Operator.
+  const secrets = new Map<string, ClusterSecrets>();
   const seals = new Map<string, ClusterSeals>();
-  const sealers: Sealer[] = [];
-  const unsealedTokens = new Map<string, Cluster>();
   const noServer = new Map<string, Cluster>();
-  const tokens = new Map<string, string | undefined>();
-  const tokenOf = (c: Cluster) => {
-    if (!tokens.has(c.name)) tokens.set(c.name, readKeptToken(workdir, c.name));
-    return tokens.get(c.name);
-  };
-  const charts: { cluster: Cluster; cacerts: Record<CaCertsKey, string>; remoteSecrets: SealedRemoteSecret[] }[] = [];
-
-  for (const cluster of mesh.clusters) {
-    const cert = certs.get(cluster.name) as SealingCert;
-    const cs = store.load(cluster.name);
-    seals.set(cluster.name, cs);
-    const sealer = new Sealer(cs, cert, noWork, needs);
-    sealers.push(sealer);
-    const resolve = sealer.resolve.bind(sealer);
-
-    // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
-    // checked when the intermediate is read), so CI can tell the committed ciphertext is current without the key.
-    const ca = intermediates.get(cluster.name);
-    const cacerts = {} as Record<CaCertsKey, string>;
-    if (ca) {
-      const files: Record<CaCertsKey, { fp: string; plain: string | undefined }> = {
-        'ca-cert.pem': { fp: ca.caCertPem, plain: ca.caCertPem },
-        'ca-key.pem': { fp: ca.caCertPem, plain: ca.caKeyPem },
-        'cert-chain.pem': { fp: ca.certChainPem, plain: ca.certChainPem },
-        'root-cert.pem': { fp: ca.rootCertPem, plain: ca.rootCertPem },
-      };
-      for (const key of CACERTS_KEYS) {
-        const v = resolve(CaCerts.NAME, key, files[key].fp, files[key].plain);
-        if (v === undefined && !noWork) {
-          throw new InputError({
-            file: `certs/${cluster.name}/ca-key.pem`,
-            message: `is absent, and cacerts of ${cluster.name} must be (re)sealed`,
-            fix: `run synth where certs/${cluster.name}/ca-key.pem is present, or delete certs/${cluster.name}/ to issue a new intermediate`,
-          });
-        }
-        if (v !== undefined) cacerts[key] = v;
-      }
+  const peersOf = (cluster: Cluster) =>
+    remoteSecretPeers(mesh, cluster).filter((peer) => {
+      if (peer.server && peer.certificateAuthorityData) return true;
+      noServer.set(peer.name, peer);
+      return false;
+    });
+  let sealed = 0;
+  if (mesh.secrets.provider === 'external-secrets') {
+    for (const cluster of mesh.clusters) {
+      const remoteSecrets = peersOf(cluster).map((peer) => ({
+        peer,
+        server: peer.server as string,
+        certificateAuthorityData: peer.certificateAuthorityData as string,
+      }));
+      secrets.set(cluster.name, {
+        provider: 'external-secrets',
+        store: cluster.secretStore as SecretStore,
+        prefix: mesh.secrets.prefix,
+        remoteSecrets,
+      });
     }
-
-    const remoteSecrets: SealedRemoteSecret[] = [];
-    for (const peer of remoteSecretPeers(mesh, cluster)) {
-      if (!peer.server || !peer.certificateAuthorityData) {
-        noServer.set(peer.name, peer);
-        continue;
-      }
-      const token = tokenOf(peer);
-      const sealedToken = resolve(remoteSecretName(peer.name), peer.name, token, token);
-      if (sealedToken === undefined) {
-        if (token === undefined) unsealedTokens.set(peer.name, peer);
-        continue;
-      }
-      remoteSecrets.push({ peer, server: peer.server, certificateAuthorityData: peer.certificateAuthorityData, sealedToken });
-    }
-    const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
-    cs.retain((secret) => wanted.has(secret));
-    if (ca && Object.keys(cacerts).length === CACERTS_KEYS.length) charts.push({ cluster, cacerts, remoteSecrets });
+  } else {
+    sealed = sealSecrets({ workdir, mesh, intermediates, noWork, strict: opts.strict, now: opts.now, needs, warnings, peersOf, secrets, seals });
   }
-
+  if (noServer.size > 0) {
+    warnings.push(
+      `remote secrets for ${[...noServer.keys()].sort().join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
+        'run `meshgen discover` or set them',
+    );
+  }
   if (needs.length > 0) {
     const flag = opts.check ? '--check' : '--frozen';
     throw new CheckFailed(
@@ -176,33 +145,14 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       ].join('\n'),
     );
   }
-  if (noServer.size > 0) {
-    warnings.push(
-      `remote secrets for ${[...noServer.keys()].sort().join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
-        'run `meshgen discover` or set them',
-    );
-  }
-  if (unsealedTokens.size > 0) {
-    const list = [...unsealedTokens.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-    const msg =
-      `remote secrets for ${list.map((c) => c.name).join(', ')} are omitted until their reader tokens are sealed; for each, run: ` +
-      list.map((c) => `meshgen seal-token --context ${c.context} --token-file <file>`).join('; ');
-    if (opts.strict) throw new CheckFailed(`--strict: ${msg}`);
-    warnings.push(msg);
-  }
 
   // 4. Constructs → files.
   const next: Tree = new Map();
   const app = new App({ outdir: distRoot });
-  for (const c of charts) {
-    const chart = new ClusterChart(app, c.cluster.name, {
-      mesh,
-      cluster: c.cluster,
-      base: base.spec,
-      cacerts: c.cacerts,
-      remoteSecrets: c.remoteSecrets,
-    });
-    const dir = `clusters/${c.cluster.name}`;
+  const clusters = mesh.clusters.filter((c) => secrets.has(c.name));
+  for (const cluster of clusters) {
+    const chart = new ClusterChart(app, cluster.name, { mesh, cluster, base: base.spec, secrets: secrets.get(cluster.name) as ClusterSecrets });
+    const dir = `clusters/${cluster.name}`;
     const files = chart.files();
     for (const [file, objects] of files) next.set(`${dir}/${file}`, renderManifests(objects));
     for (const stage of STAGES) {
@@ -211,14 +161,10 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     }
     next.set(`${dir}/kustomization.yaml`, renderKustomization(STAGES));
   }
-  for (const [file, objects] of gitopsFiles(
-    app,
-    mesh,
-    charts.map((c) => c.cluster),
-    warnings,
-  ))
-    next.set(file, renderManifests(objects));
-  // 5. Compare or write.
+  for (const [file, objects] of gitopsFiles(app, mesh, clusters, warnings)) next.set(file, renderManifests(objects));
+
+  // 5. Compare or write. With external-secrets nothing is sealed: stale files of sealed/ are removed.
+  const store = new SealedStore(workdir);
   const current = readTree(distRoot);
   const distDiff = diffTrees(current, next);
   const storeNext = new Map<string, string>();
@@ -233,12 +179,100 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   };
   for (const w of warnings) log.warn(w);
   if (!opts.check) {
-    for (const cs of seals.values())
-      if (storeDiff.added.includes(SealedStore.fileOf(cs.cluster)) || storeDiff.changed.includes(SealedStore.fileOf(cs.cluster))) store.save(cs);
+    const toSave = new Set([...storeDiff.added, ...storeDiff.changed]);
+    for (const cs of seals.values()) if (toSave.has(SealedStore.fileOf(cs.cluster))) store.save(cs);
     for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
     if (!isClean(distDiff) || !fs.existsSync(distRoot)) writeTree(distRoot, current, next);
   }
-  return { diff, createdIntermediates: created, sealed: sealers.reduce((n, x) => n + x.sealed, 0), warnings };
+  return { diff, createdIntermediates: created, sealed, warnings };
+}
+
+interface SealContext {
+  readonly workdir: string;
+  readonly mesh: Mesh;
+  readonly intermediates: Map<string, IntermediatePublic>;
+  readonly noWork: boolean;
+  readonly strict?: boolean;
+  readonly now?: Date;
+  readonly needs: Need[];
+  readonly warnings: string[];
+  /** The peers a cluster holds remote secrets for that have a server and CA. */
+  readonly peersOf: (cluster: Cluster) => Cluster[];
+  /** Filled: the sealed secrets of each cluster that has all of its cacerts. */
+  readonly secrets: Map<string, ClusterSecrets>;
+  /** Filled: the sealed store of each cluster. */
+  readonly seals: Map<string, ClusterSeals>;
+}
+
+/**
+ * The sealed-secrets provider: reuses the committed ciphertext of `sealed/`, seals what changed (a new
+ * intermediate, a new token, a new sealing certificate), and returns the number of values sealed.
+ */
+function sealSecrets(ctx: SealContext): number {
+  const { workdir, mesh, intermediates, noWork, needs } = ctx;
+  const certs = loadMeshSealingCerts(workdir, mesh, ctx.now ?? new Date());
+  const store = new SealedStore(workdir);
+  const tokens = new Map<string, string | undefined>();
+  const tokenOf = (c: Cluster) => {
+    if (!tokens.has(c.name)) tokens.set(c.name, readKeptToken(workdir, c.name));
+    return tokens.get(c.name);
+  };
+  const unsealedTokens = new Map<string, Cluster>();
+  let sealed = 0;
+  for (const cluster of mesh.clusters) {
+    const cs = store.load(cluster.name);
+    ctx.seals.set(cluster.name, cs);
+    const sealer = new Sealer(cs, certs.get(cluster.name) as SealingCert, noWork, needs);
+
+    // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
+    // checked when the intermediate is read), so CI can tell the committed ciphertext is current without the key.
+    const ca = intermediates.get(cluster.name);
+    const cacerts = {} as Record<CaCertsKey, string>;
+    if (ca) {
+      const files: Record<CaCertsKey, { fp: string; plain: string | undefined }> = {
+        'ca-cert.pem': { fp: ca.caCertPem, plain: ca.caCertPem },
+        'ca-key.pem': { fp: ca.caCertPem, plain: ca.caKeyPem },
+        'cert-chain.pem': { fp: ca.certChainPem, plain: ca.certChainPem },
+        'root-cert.pem': { fp: ca.rootCertPem, plain: ca.rootCertPem },
+      };
+      for (const key of CACERTS_KEYS) {
+        const v = sealer.resolve(CaCerts.NAME, key, files[key].fp, files[key].plain);
+        if (v === undefined && !noWork) {
+          throw new InputError({
+            file: `certs/${cluster.name}/ca-key.pem`,
+            message: `is absent, and cacerts of ${cluster.name} must be (re)sealed`,
+            fix: `run synth where certs/${cluster.name}/ca-key.pem is present, or delete certs/${cluster.name}/ to issue a new intermediate`,
+          });
+        }
+        if (v !== undefined) cacerts[key] = v;
+      }
+    }
+
+    const remoteSecrets: SealedRemoteSecret[] = [];
+    for (const peer of ctx.peersOf(cluster)) {
+      const token = tokenOf(peer);
+      const sealedToken = sealer.resolve(remoteSecretName(peer.name), peer.name, token, token);
+      if (sealedToken === undefined) {
+        if (token === undefined) unsealedTokens.set(peer.name, peer);
+        continue;
+      }
+      remoteSecrets.push({ peer, server: peer.server as string, certificateAuthorityData: peer.certificateAuthorityData as string, sealedToken });
+    }
+    const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
+    cs.retain((secret) => wanted.has(secret));
+    sealed += sealer.sealed;
+    if (ca && Object.keys(cacerts).length === CACERTS_KEYS.length)
+      ctx.secrets.set(cluster.name, { provider: 'sealed-secrets', cacerts, remoteSecrets });
+  }
+  if (unsealedTokens.size > 0) {
+    const list = [...unsealedTokens.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const msg =
+      `remote secrets for ${list.map((c) => c.name).join(', ')} are omitted until their reader tokens are sealed; for each, run: ` +
+      list.map((c) => `meshgen seal-token --context ${c.context} --token-file <file>`).join('; ');
+    if (ctx.strict) throw new CheckFailed(`--strict: ${msg}`);
+    ctx.warnings.push(msg);
+  }
+  return sealed;
 }
 
 /** The Argo CD ApplicationSet and the Flux Kustomizations of every cluster, by file. */

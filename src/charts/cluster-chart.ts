@@ -1,10 +1,19 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { type Cluster, isMultiNetwork, type Mesh, needsCrossNetworkGateway, needsEastWestGateway, remotesOf } from '../topology/model';
+import {
+  type Cluster,
+  isMultiNetwork,
+  type Mesh,
+  needsCrossNetworkGateway,
+  needsEastWestGateway,
+  remotesOf,
+  type SecretStore,
+} from '../topology/model';
 import { CaCerts, type CaCertsKey } from './ca-certs';
 import { ControlPlane } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
 import { EastWestGateway } from './east-west-gateway';
+import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
 import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
 import { ReaderToken } from './reader-token';
@@ -40,11 +49,28 @@ export interface ClusterChartProps {
   readonly cluster: Cluster;
   /** `spec` of base.yaml. */
   readonly base: Record<string, unknown>;
-  /** The sealed `cacerts` values. */
-  readonly cacerts: Readonly<Record<CaCertsKey, string>>;
-  /** The remote secrets this cluster holds (the model decides which peers; the caller drops those not sealed yet). */
-  readonly remoteSecrets: readonly SealedRemoteSecret[];
+  /** How `cacerts` and the remote secrets reach the cluster. */
+  readonly secrets: ClusterSecrets;
 }
+
+/** The secrets of one cluster, by provider. */
+export type ClusterSecrets =
+  | {
+      readonly provider: 'sealed-secrets';
+      /** The sealed `cacerts` values. */
+      readonly cacerts: Readonly<Record<CaCertsKey, string>>;
+      /** The remote secrets this cluster holds (the model decides which peers; the caller drops those not sealed yet). */
+      readonly remoteSecrets: readonly SealedRemoteSecret[];
+    }
+  | {
+      readonly provider: 'external-secrets';
+      /** The store this cluster reads from and pushes its reader token to. */
+      readonly store: SecretStore;
+      /** Key prefix in the store. */
+      readonly prefix: string;
+      /** The peers this cluster holds remote secrets for, with their API servers. */
+      readonly remoteSecrets: readonly Omit<SealedRemoteSecret, 'sealedToken'>[];
+    };
 
 /**
  * Everything one cluster gets, grouped by output file: the Namespace, `cacerts`, remote secrets, the
@@ -67,18 +93,28 @@ export class ClusterChart extends Chart {
       IstioNamespace.FILE,
       new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined, controlPlaneClusters: primary?.name }),
     );
-    this.place(Stage.SECRETS, CaCerts.FILE, new CaCerts(this, 'CaCerts', { encryptedData: props.cacerts }));
-    for (const rs of [...props.remoteSecrets].sort((a, b) => cmp(a.peer.name, b.peer.name))) {
-      this.place(
-        Stage.SECRETS,
-        RemoteSecret.FILE,
-        new RemoteSecret(this, `RemoteSecret-${rs.peer.name}`, {
-          peer: rs.peer.name,
-          server: rs.server,
-          certificateAuthorityData: rs.certificateAuthorityData,
-          sealedToken: rs.sealedToken,
-        }),
-      );
+    const secrets = props.secrets;
+    const byPeer = <T extends { peer: Cluster }>(list: readonly T[]) => [...list].sort((a, b) => cmp(a.peer.name, b.peer.name));
+    if (secrets.provider === 'sealed-secrets') {
+      this.place(Stage.SECRETS, CaCerts.FILE, new CaCerts(this, 'CaCerts', { encryptedData: secrets.cacerts }));
+      for (const rs of byPeer(secrets.remoteSecrets)) {
+        const { peer, server, certificateAuthorityData, sealedToken } = rs;
+        this.place(
+          Stage.SECRETS,
+          RemoteSecret.FILE,
+          new RemoteSecret(this, `RemoteSecret-${peer.name}`, { peer: peer.name, server, certificateAuthorityData, sealedToken }),
+        );
+      }
+    } else {
+      const { store, prefix } = secrets;
+      this.place(Stage.SECRETS, CaCerts.FILE, new ExternalCaCerts(this, 'CaCerts', { store, prefix, cluster: cluster.name }));
+      for (const { peer, server, certificateAuthorityData } of byPeer(secrets.remoteSecrets)) {
+        this.place(
+          Stage.SECRETS,
+          RemoteSecret.FILE,
+          new ExternalRemoteSecret(this, `RemoteSecret-${peer.name}`, { store, prefix, peer: peer.name, server, certificateAuthorityData }),
+        );
+      }
     }
     this.place(
       Stage.CONTROL_PLANE,
@@ -105,6 +141,13 @@ export class ClusterChart extends Chart {
     }
     if (servesRemotes) this.place(Stage.POST_INSTALL, IstiodExposure.FILE, new IstiodExposure(this, 'IstiodExposure', { revision }));
     this.place(Stage.POST_INSTALL, ReaderToken.FILE, new ReaderToken(this, 'ReaderToken'));
+    if (secrets.provider === 'external-secrets') {
+      this.place(
+        Stage.POST_INSTALL,
+        ReaderToken.FILE,
+        new ReaderTokenPush(this, 'ReaderTokenPush', { store: secrets.store, prefix: secrets.prefix, cluster: cluster.name }),
+      );
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { SealedSecret } from '../../imports/bitnami.com';
+import { toYaml } from '../output/render';
 import { ISTIO_NAMESPACE, remoteSecretName } from '../topology/model';
 import { SyncWave, syncWave } from './sync-waves';
 
@@ -53,11 +54,16 @@ export class RemoteSecret extends Construct {
 }
 
 /**
- * The kubeconfig of `istioctl create-remote-secret` (cluster, context and user named after the peer),
- * with the token taken from the decrypted key `<peer>` by the Sealed Secrets template engine.
+ * The kubeconfig of `istioctl create-remote-secret` (cluster, context and user named after the peer), with
+ * the token as a Go template expression: by default the decrypted key `<peer>` of the Sealed Secrets template
+ * engine; External Secrets passes `{{ .token }}`.
  */
-export function kubeconfigTemplate(props: Pick<RemoteSecretProps, 'peer' | 'server' | 'certificateAuthorityData'>): string {
-  const p = props.peer;
+export function kubeconfigTemplate(
+  props: Pick<RemoteSecretProps, 'peer' | 'server' | 'certificateAuthorityData'>,
+  tokenExpression = `{{ index . "${props.peer}" }}`,
+): string {
+  // Names such as "123" or "yes" must stay strings in the kubeconfig (client-go reads it as YAML).
+  const p = yamlScalar(props.peer);
   return [
     'apiVersion: v1',
     'clusters:',
@@ -75,7 +81,12 @@ export function kubeconfigTemplate(props: Pick<RemoteSecretProps, 'peer' | 'serv
     'users:',
     `- name: ${p}`,
     '  user:',
-    `    token: {{ index . "${p}" }}`,
+    `    token: ${tokenExpression}`,
     '',
   ].join('\n');
+}
+
+/** A string as a YAML scalar: plain when YAML (1.1, as client-go reads it) reads it back as the same string, else quoted. */
+function yamlScalar(value: string): string {
+  return toYaml(value).trimEnd();
 }

@@ -16,6 +16,8 @@ export enum SyncWave {
   CONTROL_PLANE = 0,
   /** Gateways, and the reader token Secret (its service account comes with the control plane). */
   AFTER_CONTROL_PLANE = 1,
+  /** What reads the minted reader token (the External Secrets PushSecret). */
+  AFTER_READER_TOKEN = 2,
 }
 
 /** The annotation map for a wave. */

@@ -6,6 +6,7 @@ import { prepCommand } from './prep';
 import { sealTokenCommand } from './seal-token';
 import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
+import { validateCommand } from './validate';
 
 /** Exit codes (SPEC §3). */
 export const EXIT_OK = 0;
@@ -54,6 +55,7 @@ export async function main(
     .command(synthCommand(ctx))
     .command(sealTokenCommand(ctx))
     .command(teardownCommand(ctx))
+    .command(validateCommand(ctx))
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
     .strict()
@@ -87,7 +89,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'teardown'];
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'teardown', 'validate'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}

@@ -37,8 +37,9 @@ export class MeshApplicationSet extends Construct {
     super(scope, id);
     const { gitops, meshId } = props;
     const list = gitops.generator === 'list';
+    const slug = objectName(meshId);
     new ApplicationSet(this, 'Resource', {
-      metadata: { name: `istio-${meshId}`, namespace: gitops.namespace, labels: { [MESH_LABEL]: meshId } },
+      metadata: { name: `istio-${slug}`, namespace: gitops.namespace, labels: { [MESH_LABEL]: meshId } },
       spec: {
         goTemplate: true,
         goTemplateOptions: ['missingkey=error'],
@@ -49,7 +50,7 @@ export class MeshApplicationSet extends Construct {
         ],
         template: {
           metadata: {
-            name: list ? `${meshId}-{{.cluster}}` : `${meshId}-{{.name}}`,
+            name: list ? `${slug}-{{.cluster}}` : `${slug}-{{.name}}`,
             labels: { [MESH_LABEL]: meshId },
           },
           spec: {
@@ -81,4 +82,16 @@ export class MeshApplicationSet extends Construct {
       },
     });
   }
+}
+
+/**
+ * The mesh ID as part of an object name: mesh IDs may hold upper case, "_" and ".", object names may not
+ * (DNS-1123), so those become lower case and "-".
+ */
+export function objectName(meshId: string): string {
+  return meshId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
 }

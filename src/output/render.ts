@@ -8,9 +8,13 @@ export function renderManifests(objects: readonly unknown[]): string {
   return HEADER + objects.map((o) => `---\n${toYaml(o)}`).join('');
 }
 
-/** YAML of one value, never folding long lines (base64 stays on one line, so diffs stay clean). */
+/**
+ * YAML of one value, never folding long lines (base64 stays on one line, so diffs stay clean). Strings that a
+ * YAML 1.1 reader would take for something else (`yes`, `on`, `123`, `2001-01-01`) are quoted: Kubernetes tools
+ * (client-go, kustomize) read YAML 1.1.
+ */
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
+  return stringify(value, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, version: '1.1' });
 }
 
 /** A kustomization.yaml listing `resources` in the given order. */

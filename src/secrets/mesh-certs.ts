@@ -35,8 +35,9 @@ export function loadMeshSealingCerts(workdir: string, mesh: Mesh, now: Date, clu
     try {
       out.set(c.name, loadSealingCert(pem, { file: c.sealingCert, path: setting }, now));
     } catch (e) {
-      if (e instanceof InputError) problems.push(...e.problems);
-      else throw e;
+      if (!(e instanceof InputError)) throw e;
+      const fetch = `kubeseal --context ${c.context} --controller-name sealed-secrets --controller-namespace kube-system --fetch-cert > ${c.sealingCert}`;
+      problems.push(...e.problems.map((p) => ({ ...p, fix: `fetch the controller's current certificate: \`${fetch}\`` })));
     }
   }
   if (problems.length > 0) throw new InputError(problems);

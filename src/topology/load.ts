@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
-import type { Cluster, Installer, Mesh, Role, SecretsProvider } from './model';
+import type { Cluster, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource } from './yaml-source';
@@ -27,6 +27,7 @@ interface RawContext {
   certificateAuthorityData?: string;
   eastWestGateway?: { address?: string; serviceType?: string };
   sealingCert?: string;
+  secretStore?: { kind?: SecretStore['kind']; name: string };
 }
 
 interface RawTopology {
@@ -34,7 +35,7 @@ interface RawTopology {
   org?: string;
   trustDomain?: string;
   istio?: { installer?: Installer; version?: string; revision?: string; hub?: string };
-  secrets?: { provider?: SecretsProvider };
+  secrets?: { provider?: SecretsProvider; store?: { kind?: SecretStore['kind']; name: string }; prefix?: string };
   gitops?: {
     repoURL?: string;
     targetRevision?: string;
@@ -178,10 +179,19 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     );
   }
   const provider = raw.secrets?.provider ?? 'sealed-secrets';
-  if (provider === 'external-secrets') {
-    problems.push(
-      src.problem(['secrets', 'provider'], `provider ${show(provider)} is not supported by this version of meshgen`, 'use provider: sealed-secrets'),
-    );
+  if (provider === 'external-secrets' && raw.secrets?.store === undefined) {
+    for (const [ctx, c] of contexts) {
+      if (c.secretStore === undefined) {
+        problems.push(
+          src.problem(
+            ['contexts', ctx],
+            'has no External Secrets store: secrets.provider is external-secrets and secrets.store is not set',
+            'set `secrets.store: {kind: ClusterSecretStore, name: <store>}` for all clusters, or `secretStore:` on this context',
+            true,
+          ),
+        );
+      }
+    }
   }
   if (problems.length > 0) throw new InputError(problems);
 
@@ -198,6 +208,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
         certificateAuthorityData: c.certificateAuthorityData?.replace(/\s+/g, ''),
         eastWestGateway: Object.freeze({ address: c.eastWestGateway?.address, serviceType: c.eastWestGateway?.serviceType ?? 'LoadBalancer' }),
         sealingCert: c.sealingCert ?? `sealing-certs/${name}.pem`,
+        secretStore: storeOf(c.secretStore ?? raw.secrets?.store),
       });
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -207,7 +218,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     org: raw.org,
     trustDomain: raw.trustDomain ?? 'cluster.local',
     istio: Object.freeze({ installer, version: raw.istio?.version, revision: raw.istio?.revision, hub: raw.istio?.hub }),
-    secrets: Object.freeze({ provider }),
+    secrets: Object.freeze({ provider, prefix: raw.secrets?.prefix ?? `istio/${raw.mesh_id}` }),
     gitops: Object.freeze({
       repoURL: raw.gitops?.repoURL,
       targetRevision: raw.gitops?.targetRevision ?? 'main',
@@ -341,6 +352,10 @@ function remoteProblems(src: YamlSource, ctx: string, c: RawContext, all: Record
     ];
   }
   return [];
+}
+
+function storeOf(s: { kind?: SecretStore['kind']; name: string } | undefined): SecretStore | undefined {
+  return s === undefined ? undefined : Object.freeze({ kind: s.kind ?? 'ClusterSecretStore', name: s.name });
 }
 
 function invalidAt(violations: readonly { path: readonly (string | number)[] }[], at: readonly string[]): boolean {

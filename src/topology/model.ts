@@ -25,6 +25,14 @@ export interface Cluster {
   readonly eastWestGateway: { readonly address?: string; readonly serviceType: string };
   /** Path of the Sealed Secrets controller certificate, relative to the work directory. */
   readonly sealingCert: string;
+  /** external-secrets: the store this cluster reads from and pushes to. */
+  readonly secretStore?: SecretStore;
+}
+
+/** An External Secrets Operator (Cluster)SecretStore. */
+export interface SecretStore {
+  readonly kind: 'ClusterSecretStore' | 'SecretStore';
+  readonly name: string;
 }
 
 /** Where Argo CD and Flux find the repository, and how they apply it. */
@@ -48,7 +56,11 @@ export interface Mesh {
   readonly org?: string;
   readonly trustDomain: string;
   readonly istio: { readonly installer: Installer; readonly version?: string; readonly revision?: string; readonly hub?: string };
-  readonly secrets: { readonly provider: SecretsProvider };
+  readonly secrets: {
+    readonly provider: SecretsProvider;
+    /** external-secrets: key prefix in the store. */
+    readonly prefix: string;
+  };
   readonly gitops: GitOps;
   /** Sorted by name. */
   readonly clusters: readonly Cluster[];

@@ -8,6 +8,8 @@
 
 /** A DNS-1123 label: what Kubernetes requires of names used in object names and directories. */
 export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** A DNS-1123 subdomain: Kubernetes object names. */
+export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** A Kubernetes label value (networks end up in `topology.istio.io/network`). */
 export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
 
@@ -27,6 +29,21 @@ export interface SchemaNode {
   /** How to fix a value that does not match `pattern` (meshgen extension; editors ignore it). */
   readonly 'x-fix'?: string;
 }
+
+const SECRET_STORE: SchemaNode = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    kind: { type: 'string', enum: ['ClusterSecretStore', 'SecretStore'], default: 'ClusterSecretStore', description: 'Kind of the store.' },
+    name: {
+      type: 'string',
+      pattern: DNS1123_SUBDOMAIN,
+      description: 'Name of the store.',
+      'x-fix': 'use the name of the store object (a DNS-1123 subdomain)',
+    },
+  },
+};
 
 const eastWestGateway: SchemaNode = {
   type: 'object',
@@ -94,6 +111,7 @@ const context: SchemaNode = {
       'x-fix': 'copy certificate-authority-data from your kubeconfig (or run `meshgen discover`)',
     },
     eastWestGateway,
+    secretStore: { ...SECRET_STORE, description: 'external-secrets: the store of this cluster, instead of secrets.store.' },
     sealingCert: {
       type: 'string',
       minLength: 1,
@@ -155,16 +173,15 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
           default: 'sealed-secrets',
           description: 'sealed-secrets: SealedSecrets sealed offline; external-secrets: External Secrets Operator.',
         },
-        store: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name'],
-          properties: {
-            kind: { type: 'string', enum: ['ClusterSecretStore', 'SecretStore'], default: 'ClusterSecretStore' },
-            name: { type: 'string', minLength: 1 },
-          },
+        store: { ...SECRET_STORE, description: 'external-secrets: the (Cluster)SecretStore every cluster reads from and pushes to.' },
+        prefix: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$',
+          description:
+            'external-secrets: key prefix in the store (`<prefix>/<cluster>/cacerts`, `<prefix>/<cluster>/reader-token`). Default: istio/<mesh_id>.',
+          'x-fix': 'use path segments of letters, digits, "_", "." or "-" separated by "/", without a leading or trailing "/"',
         },
-        prefix: { type: 'string', minLength: 1, description: 'Key prefix in the external store. Default: istio/<mesh_id>.' },
       },
     },
     gitops: {

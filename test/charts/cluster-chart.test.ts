@@ -12,7 +12,7 @@ const CACERTS = { 'ca-cert.pem': 'AgA1', 'ca-key.pem': 'AgA2', 'cert-chain.pem':
 function synthCluster(mesh: Mesh, name: string, base: Record<string, unknown> = { profile: 'default' }, remoteSecrets: SealedRemoteSecret[] = []) {
   const cluster = mesh.clusters.find((c) => c.name === name);
   assert.ok(cluster);
-  const chart = new ClusterChart(new App(), name, { mesh, cluster, base, cacerts: CACERTS, remoteSecrets });
+  const chart = new ClusterChart(new App(), name, { mesh, cluster, base, secrets: { provider: 'sealed-secrets', cacerts: CACERTS, remoteSecrets } });
   return chart.files();
 }
 

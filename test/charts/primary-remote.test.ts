@@ -15,7 +15,12 @@ const CACERTS = { 'ca-cert.pem': 'A', 'ca-key.pem': 'B', 'cert-chain.pem': 'C', 
 function files(mesh: Mesh, name: string) {
   const cluster = mesh.clusters.find((c) => c.name === name);
   assert.ok(cluster);
-  return new ClusterChart(new App(), name, { mesh, cluster, base: { profile: 'default' }, cacerts: CACERTS, remoteSecrets: [] }).files();
+  return new ClusterChart(new App(), name, {
+    mesh,
+    cluster,
+    base: { profile: 'default' },
+    secrets: { provider: 'sealed-secrets', cacerts: CACERTS, remoteSecrets: [] },
+  }).files();
 }
 const one = (f: Map<string, any[]>, file: string) => {
   const objs = f.get(file);

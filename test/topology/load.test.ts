@@ -125,12 +125,19 @@ test('fails when contexts is empty or the file is empty', () => {
 });
 
 test('fails when an unsupported feature of this version is asked for', () => {
-  const lines = problemsOf(() =>
-    parseTopology('mesh_id: m\nistio:\n  installer: helm\nsecrets:\n  provider: external-secrets\ncontexts:\n  a:\n    network: n\n'),
-  );
-  assert.equal(lines.length, 2);
+  const lines = problemsOf(() => parseTopology('mesh_id: m\nistio:\n  installer: helm\ncontexts:\n  a:\n    network: n\n'));
+  assert.equal(lines.length, 1);
   assert.ok(lines.some((l) => l.includes('istio.installer: installer "helm" is not supported')));
-  assert.ok(lines.some((l) => l.includes('secrets.provider: provider "external-secrets" is not supported')));
+});
+
+test('external-secrets: the mesh store, a per-cluster override, and the default prefix', () => {
+  const mesh = parseTopology(
+    'mesh_id: m1\nsecrets:\n  provider: external-secrets\n  store: {name: vault}\ncontexts:\n  a:\n    network: n\n  b:\n    network: n\n    secretStore: {kind: SecretStore, name: local}\n',
+  );
+  assert.equal(mesh.secrets.provider, 'external-secrets');
+  assert.equal(mesh.secrets.prefix, 'istio/m1');
+  assert.deepEqual(mesh.clusters[0].secretStore, { kind: 'ClusterSecretStore', name: 'vault' });
+  assert.deepEqual(mesh.clusters[1].secretStore, { kind: 'SecretStore', name: 'local' });
 });
 
 test('primary-remote: a remote records its primary by cluster name', () => {

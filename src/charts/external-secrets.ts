@@ -1,0 +1,152 @@
+import { Construct } from 'constructs';
+import {
+  ExternalSecret,
+  ExternalSecretSpecSecretStoreRefKind,
+  ExternalSecretSpecTargetCreationPolicy,
+  ExternalSecretSpecTargetTemplateEngineVersion,
+  PushSecret,
+  PushSecretSpecSecretStoreRefsKind,
+  PushSecretSpecUpdatePolicy,
+} from '../../imports/external-secrets.io';
+import { ISTIO_NAMESPACE, READER_TOKEN_SECRET, remoteSecretName } from '../topology/model';
+import { CACERTS_KEYS, CaCerts } from './ca-certs';
+import { kubeconfigTemplate } from './remote-secret';
+import { SyncWave, syncWave } from './sync-waves';
+
+/** A (Cluster)SecretStore of the External Secrets Operator. */
+export interface SecretStoreRef {
+  readonly kind: 'ClusterSecretStore' | 'SecretStore';
+  readonly name: string;
+}
+
+/** How often ESO refreshes what it reads or pushes. */
+const REFRESH = '1h';
+
+/** The key of a cluster's CA files in the external store. */
+export function cacertsKey(prefix: string, cluster: string): string {
+  return `${prefix}/${cluster}/cacerts`;
+}
+
+/** The key of a cluster's reader token in the external store. */
+export function readerTokenKey(prefix: string, cluster: string): string {
+  return `${prefix}/${cluster}/reader-token`;
+}
+
+/** Props of the ExternalSecret `cacerts`. */
+export interface ExternalCaCertsProps {
+  readonly store: SecretStoreRef;
+  /** The key prefix in the store (`<prefix>/<cluster>/cacerts`). */
+  readonly prefix: string;
+  readonly cluster: string;
+}
+
+/**
+ * `istio-system/cacerts` from an external secret store: an ExternalSecret reading the four CA files (properties of
+ * `<prefix>/<cluster>/cacerts`, uploaded with `meshgen export-ca`). In the wave before the control plane.
+ *
+ * @see https://external-secrets.io/latest/api/externalsecret/
+ */
+export class ExternalCaCerts extends Construct {
+  constructor(scope: Construct, id: string, props: ExternalCaCertsProps) {
+    super(scope, id);
+    new ExternalSecret(this, 'Resource', {
+      metadata: { name: CaCerts.NAME, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
+      spec: {
+        refreshInterval: REFRESH,
+        secretStoreRef: { kind: storeKind(props.store), name: props.store.name },
+        target: {
+          name: CaCerts.NAME,
+          creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
+          template: { type: 'Opaque', engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2 },
+        },
+        data: CACERTS_KEYS.map((k) => ({ secretKey: k, remoteRef: { key: cacertsKey(props.prefix, props.cluster), property: k } })),
+      },
+    });
+  }
+}
+
+/** Props of an ExternalSecret remote secret. */
+export interface ExternalRemoteSecretProps {
+  /** The store of the cluster holding the remote secret. */
+  readonly store: SecretStoreRef;
+  readonly prefix: string;
+  /** The peer whose reader token (pushed by the peer to `<prefix>/<peer>/reader-token`) the kubeconfig carries. */
+  readonly peer: string;
+  readonly server: string;
+  readonly certificateAuthorityData: string;
+}
+
+/**
+ * `istio-remote-secret-<peer>` from an external secret store: the peer's reader token (which the peer pushed)
+ * rendered by ESO's template into the same kubeconfig shape as `istioctl create-remote-secret` (label
+ * `istio/multiCluster`, annotation `networking.istio.io/cluster`, one key `<peer>`).
+ */
+export class ExternalRemoteSecret extends Construct {
+  constructor(scope: Construct, id: string, props: ExternalRemoteSecretProps) {
+    super(scope, id);
+    const name = remoteSecretName(props.peer);
+    new ExternalSecret(this, 'Resource', {
+      metadata: { name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
+      spec: {
+        refreshInterval: REFRESH,
+        secretStoreRef: { kind: storeKind(props.store), name: props.store.name },
+        target: {
+          name,
+          creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
+          template: {
+            engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2,
+            type: 'Opaque',
+            metadata: { labels: { 'istio/multiCluster': 'true' }, annotations: { 'networking.istio.io/cluster': props.peer } },
+            data: { [props.peer]: kubeconfigTemplate(props, '{{ .token }}') },
+          },
+        },
+        data: [{ secretKey: 'token', remoteRef: { key: readerTokenKey(props.prefix, props.peer), property: 'token' } }],
+      },
+    });
+  }
+}
+
+/** Props of the PushSecret of a cluster's reader token. */
+export interface ReaderTokenPushProps {
+  readonly store: SecretStoreRef;
+  readonly prefix: string;
+  readonly cluster: string;
+}
+
+/**
+ * Pushes the token the cluster minted (Secret `istio-reader-service-account-istio-remote-secret-token`) to
+ * `<prefix>/<cluster>/reader-token`, where every primary's ExternalSecret reads it: no manual token step.
+ *
+ * @see https://external-secrets.io/latest/api/pushsecret/
+ */
+export class ReaderTokenPush extends Construct {
+  public static readonly NAME = 'istio-reader-token';
+
+  constructor(scope: Construct, id: string, props: ReaderTokenPushProps) {
+    super(scope, id);
+    new PushSecret(this, 'Resource', {
+      metadata: { name: ReaderTokenPush.NAME, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.AFTER_READER_TOKEN) },
+      spec: {
+        refreshInterval: REFRESH,
+        updatePolicy: PushSecretSpecUpdatePolicy.REPLACE,
+        secretStoreRefs: [
+          {
+            kind:
+              props.store.kind === 'ClusterSecretStore'
+                ? PushSecretSpecSecretStoreRefsKind.CLUSTER_SECRET_STORE
+                : PushSecretSpecSecretStoreRefsKind.SECRET_STORE,
+            name: props.store.name,
+          },
+        ],
+        selector: { secret: { name: READER_TOKEN_SECRET } },
+        data: [{ match: { secretKey: 'token', remoteRef: { remoteKey: readerTokenKey(props.prefix, props.cluster), property: 'token' } } }],
+      },
+    });
+  }
+}
+
+function storeKind(store: SecretStoreRef): ExternalSecretSpecSecretStoreRefKind {
+  return store.kind === 'ClusterSecretStore'
+    ? ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
+    : ExternalSecretSpecSecretStoreRefKind.SECRET_STORE;
+}

@@ -1,0 +1,215 @@
+import { Construct } from 'constructs';
+import {
+  HelmRelease,
+  HelmReleaseSpecChartSpecSourceRefKind,
+  HelmReleaseSpecInstallCrds,
+  HelmReleaseSpecUpgradeCrds,
+} from '../../imports/helm.toolkit.fluxcd.io';
+import { HelmRepository } from '../../imports/source.toolkit.fluxcd.io';
+import { ISTIO_NAMESPACE } from '../topology/model';
+import { type HelmValues, sortKeys } from './translate';
+
+/** Istio's Helm repository. @see https://istio.io/latest/docs/setup/install/helm/ */
+export const ISTIO_HELM_REPOSITORY_URL = 'https://istio-release.storage.googleapis.com/charts';
+
+/** The Istio charts meshgen installs: `istio/base`, `istio/istiod`, `istio/gateway`. */
+export type IstioChart = 'base' | 'istiod' | 'gateway';
+
+/** The charts in install order. */
+export const ISTIO_CHARTS: readonly IstioChart[] = ['base', 'istiod', 'gateway'];
+
+/**
+ * The Helm release name of a chart, as Istio's guides name them: `istio-base`, `istiod` (`istiod-<revision>` for a
+ * revisioned control plane, as in the canary upgrade guide) and `istio-eastwestgateway`.
+ *
+ * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/
+ * @see https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended
+ */
+export function istioReleaseName(chart: IstioChart, revision?: string): string {
+  switch (chart) {
+    case 'base':
+      return 'istio-base';
+    case 'istiod':
+      return revision ? `istiod-${revision}` : 'istiod';
+    case 'gateway':
+      return 'istio-eastwestgateway';
+  }
+}
+
+/** The chart version of an Istio version: Istio's charts are versioned `1.30.3`, so a leading `v` is dropped. */
+export function istioChartVersion(version: string | undefined): string | undefined {
+  if (version === undefined || version === '') return undefined;
+  return version.startsWith('v') ? version.slice(1) : version;
+}
+
+/** The revision the values carry, checked against the one given; throws when they differ. */
+export function resolveRevision(revision: string | undefined, values: HelmValues, what: string): string | undefined {
+  const fromValues = typeof values.revision === 'string' && values.revision !== '' ? values.revision : undefined;
+  if (revision !== undefined && revision !== '' && fromValues !== undefined && fromValues !== revision) {
+    throw new Error(`${what}: revision "${revision}" differs from the values' revision "${fromValues}"; pass the same revision to both`);
+  }
+  return revision || fromValues;
+}
+
+/** Props shared by the Flux objects of an Istio Helm install. */
+export interface IstioHelmReleaseOptions {
+  /**
+   * The chart version (`istio.version` of topology.yaml; a leading `v` is dropped).
+   * @default - the latest chart in the repository
+   */
+  readonly version?: string;
+  /**
+   * The control plane revision; names the istiod release `istiod-<revision>`.
+   * @default - the `revision` in the istiod (or gateway) values, else none
+   */
+  readonly revision?: string;
+}
+
+/** Props of the control plane releases. */
+export interface IstioControlPlaneReleasesProps extends IstioHelmReleaseOptions {
+  /** Values of the `base` chart (from `translateControlPlane`). */
+  readonly base: HelmValues;
+  /** Values of the `istiod` chart (from `translateControlPlane`). */
+  readonly istiod: HelmValues;
+}
+
+/** Props of the east-west gateway release. */
+export interface IstioGatewayReleaseProps extends IstioHelmReleaseOptions {
+  /** Values of the `gateway` chart (from `translateEastWestGateway`). */
+  readonly gateway: HelmValues;
+}
+
+/** Props of all the Flux objects of an Istio Helm install. */
+export interface IstioHelmReleasesProps extends IstioHelmReleaseOptions {
+  /** Values of the `base` chart. */
+  readonly base: HelmValues;
+  /** Values of the `istiod` chart. */
+  readonly istiod: HelmValues;
+  /**
+   * Values of the `gateway` chart, for a cluster that gets the east-west gateway.
+   * @default - no gateway release
+   */
+  readonly gateway?: HelmValues;
+}
+
+/** Name of the Flux HelmRepository of Istio's charts. */
+export const ISTIO_HELM_REPOSITORY = 'istio';
+const INTERVAL = '10m';
+
+/**
+ * The `control-plane/` stage of a cluster installed with Helm through Flux: the `HelmRepository` of Istio's charts and the
+ * `HelmRelease`s `istio-base` and `istiod` (which `dependsOn` istio-base), with the translated values inline.
+ *
+ * Every object lives in `istio-system`, like everything else meshgen writes: the releases are stored where
+ * `helm install -n istio-system` stores them (`helm list -n istio-system` shows them), and no object refers to another
+ * namespace, so it works with Flux's multi-tenancy lockdown (`--no-cross-namespace-refs`). The namespace exists by then: it
+ * is created in the `secrets/` stage, on which this stage `dependsOn`.
+ *
+ * The base chart templates its CRDs since 1.24 (`base.enableCRDTemplates`); `install.crds: Create` and
+ * `upgrade.crds: CreateReplace` also keep CRDs of older charts (shipped in `crds/`) up to date. Flux drift detection stays
+ * off (its default), as istiod patches its own webhook configurations (failurePolicy, caBundle).
+ *
+ * @see https://fluxcd.io/flux/components/helm/helmreleases/
+ * @see https://istio.io/latest/docs/setup/install/helm/
+ */
+export class IstioControlPlaneReleases extends Construct {
+  /** Output file in the `control-plane/` stage (the same name the `operator` installer uses). */
+  public static readonly FILE = 'control-plane.yaml';
+
+  /** The istiod HelmRelease name (`istiod` or `istiod-<revision>`), for `dependsOn`. */
+  public readonly istiodReleaseName: string;
+
+  constructor(scope: Construct, id: string, props: IstioControlPlaneReleasesProps) {
+    super(scope, id);
+    const revision = resolveRevision(props.revision, props.istiod, 'IstioControlPlaneReleases');
+    this.istiodReleaseName = istioReleaseName('istiod', revision);
+    new HelmRepository(this, 'Repository', {
+      metadata: { name: ISTIO_HELM_REPOSITORY, namespace: ISTIO_NAMESPACE },
+      spec: { url: ISTIO_HELM_REPOSITORY_URL, interval: '1h' },
+    });
+    istioHelmRelease(this, 'Base', { chart: 'base', name: istioReleaseName('base'), values: props.base, version: props.version });
+    istioHelmRelease(this, 'Istiod', {
+      chart: 'istiod',
+      name: this.istiodReleaseName,
+      values: props.istiod,
+      version: props.version,
+      dependsOn: istioReleaseName('base'),
+    });
+  }
+}
+
+/**
+ * The `post-install/` stage's east-west gateway installed with Helm through Flux: the `HelmRelease`
+ * `istio-eastwestgateway` of the `gateway` chart (`dependsOn` istiod, whose injector renders the gateway pods), in
+ * `istio-system`, using the HelmRepository of {@link IstioControlPlaneReleases}.
+ *
+ * @see https://istio.io/latest/docs/setup/install/multicluster/multi-primary_multi-network/#install-the-east-west-gateway-in-cluster1
+ */
+export class IstioGatewayRelease extends Construct {
+  /** Output file in the `post-install/` stage (the same name the `operator` installer uses). */
+  public static readonly FILE = 'eastwest-gateway.yaml';
+
+  constructor(scope: Construct, id: string, props: IstioGatewayReleaseProps) {
+    super(scope, id);
+    const revision = resolveRevision(props.revision, props.gateway, 'IstioGatewayRelease');
+    istioHelmRelease(this, 'Resource', {
+      chart: 'gateway',
+      name: istioReleaseName('gateway'),
+      values: props.gateway,
+      version: props.version,
+      dependsOn: istioReleaseName('istiod', revision),
+    });
+  }
+}
+
+/**
+ * Every Flux object of a cluster's Istio Helm install, split by stage: place {@link controlPlane} in `control-plane/`
+ * and {@link gateway} in `post-install/` (the gateway needs a running istiod to inject it). Do not place this construct
+ * itself, or its objects would be written twice.
+ */
+export class IstioHelmReleases extends Construct {
+  /** HelmRepository, `istio-base` and `istiod`: the `control-plane/` stage. */
+  public readonly controlPlane: IstioControlPlaneReleases;
+  /** `istio-eastwestgateway`: the `post-install/` stage; undefined without gateway values. */
+  public readonly gateway?: IstioGatewayRelease;
+
+  constructor(scope: Construct, id: string, props: IstioHelmReleasesProps) {
+    super(scope, id);
+    const revision = resolveRevision(props.revision, props.istiod, 'IstioHelmReleases');
+    this.controlPlane = new IstioControlPlaneReleases(this, 'ControlPlane', { ...props, revision });
+    if (props.gateway) {
+      this.gateway = new IstioGatewayRelease(this, 'Gateway', { gateway: props.gateway, version: props.version, revision });
+    }
+  }
+}
+
+interface ReleaseOptions {
+  readonly chart: IstioChart;
+  readonly name: string;
+  readonly values: HelmValues;
+  readonly version?: string;
+  readonly dependsOn?: string;
+}
+
+function istioHelmRelease(scope: Construct, id: string, o: ReleaseOptions): HelmRelease {
+  const crds = o.chart === 'base';
+  const values = sortKeys(o.values);
+  return new HelmRelease(scope, id, {
+    metadata: { name: o.name, namespace: ISTIO_NAMESPACE },
+    spec: {
+      interval: INTERVAL,
+      releaseName: o.name,
+      chart: {
+        spec: {
+          chart: o.chart,
+          version: istioChartVersion(o.version),
+          sourceRef: { kind: HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY, name: ISTIO_HELM_REPOSITORY },
+        },
+      },
+      dependsOn: o.dependsOn ? [{ name: o.dependsOn }] : undefined,
+      install: { crds: crds ? HelmReleaseSpecInstallCrds.CREATE : undefined, remediation: { retries: 3 } },
+      upgrade: { crds: crds ? HelmReleaseSpecUpgradeCrds.CREATE_REPLACE : undefined, remediation: { retries: 3 } },
+      values: Object.keys(values).length > 0 ? values : undefined,
+    },
+  });
+}
