@@ -110,8 +110,8 @@ function writePrivate(file, data) {
 }
 
 /** Runs the compiled CLI synchronously; throws with its output on a non-zero exit. */
-export function runCli(args, opts = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', ...opts });
+export function runCli(args, { cli = CLI, ...opts } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', ...opts });
   if (r.status !== 0) {
     throw new Error(`meshgen ${args.join(' ')} exited ${r.status ?? r.signal}:\n${r.stdout}${r.stderr}`);
   }
@@ -122,16 +122,17 @@ let sharedKeys;
 
 /**
  * Writes a work directory for `clusters` clusters over `networks` networks.
+ * `cli` is the meshgen entry point to run (default: bin/meshgen of this repository).
  * @returns {{dir: string, clusters: number, networks: number, contexts: string[], names: string[]}}
  */
-export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096 }) {
+export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096, cli = CLI }) {
   if (!Number.isInteger(clusters) || clusters < 1) throw new Error(`--clusters must be a positive integer, got ${clusters}`);
   if (!Number.isInteger(networks) || networks < 1 || networks > clusters) throw new Error(`--networks must be 1..${clusters}, got ${networks}`);
   const workdir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `meshgen-bench-${clusters}-`));
   fs.mkdirSync(workdir, { recursive: true });
 
   // Root CA, base.yaml, .gitignore (and a topology.yaml that is replaced below).
-  runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir]);
+  runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir], { cli });
 
   // Keys shared by the per-cluster certificates (see the header comment), generated once per process.
   sharedKeys ??= Promise.all([generateKey(4096), generateKey(2048)]);

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { CheckFailed, InputError } from '../errors';
 import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
+import { exportCaCommand } from './export-ca';
 import { prepCommand } from './prep';
 import { sealTokenCommand } from './seal-token';
 import { synthCommand } from './synth';
@@ -54,6 +55,7 @@ export async function main(
     .command(discoverCommand(ctx))
     .command(synthCommand(ctx))
     .command(sealTokenCommand(ctx))
+    .command(exportCaCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
     .demandCommand(1, 'Name a command; see meshgen --help')
@@ -89,7 +91,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'teardown', 'validate'];
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'teardown', 'validate'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}
