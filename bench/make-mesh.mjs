@@ -122,17 +122,27 @@ let sharedKeys;
 
 /**
  * Writes a work directory for `clusters` clusters over `networks` networks.
- * `cli` is the meshgen entry point to run (default: bin/meshgen of this repository).
+ * `cli` is the meshgen entry point to run (default: bin/meshgen of this repository); `template` a directory where
+ * `meshgen prep` already ran, whose root CA, base.yaml and .gitignore are copied instead of running prep again.
  * @returns {{dir: string, clusters: number, networks: number, contexts: string[], names: string[]}}
  */
-export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096, cli = CLI }) {
+export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096, cli = CLI, template }) {
   if (!Number.isInteger(clusters) || clusters < 1) throw new Error(`--clusters must be a positive integer, got ${clusters}`);
   if (!Number.isInteger(networks) || networks < 1 || networks > clusters) throw new Error(`--networks must be 1..${clusters}, got ${networks}`);
   const workdir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `meshgen-bench-${clusters}-`));
   fs.mkdirSync(workdir, { recursive: true });
 
-  // Root CA, base.yaml, .gitignore (and a topology.yaml that is replaced below).
-  runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir], { cli });
+  // Root CA, base.yaml, .gitignore (and a topology.yaml that is replaced below): `meshgen prep`, or a copy of what an
+  // earlier prep wrote in `template` (one root key for several meshes: RSA-4096 keygen is slow).
+  if (template) {
+    for (const f of ['base.yaml', '.gitignore', 'certs/root-cert.pem', 'certs/root-key.pem']) {
+      if (!fs.existsSync(path.join(template, f))) continue;
+      fs.mkdirSync(path.dirname(path.join(workdir, f)), { recursive: true, mode: 0o700 });
+      fs.copyFileSync(path.join(template, f), path.join(workdir, f));
+    }
+  } else {
+    runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir], { cli });
+  }
 
   // Keys shared by the per-cluster certificates (see the header comment), generated once per process.
   sharedKeys ??= Promise.all([generateKey(4096), generateKey(2048)]);
@@ -190,8 +200,9 @@ function parseArgs(argv) {
     else if (a === '--networks') out.networks = Number(argv[++i]);
     else if (a === '--dir') out.dir = path.resolve(argv[++i]);
     else if (a === '--key-size') out.keySize = Number(argv[++i]);
+    else if (a === '--template') out.template = path.resolve(argv[++i]);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: node bench/make-mesh.mjs --clusters N [--networks K] [--dir DIR] [--key-size BITS]\n');
+      process.stdout.write('usage: node bench/make-mesh.mjs --clusters N [--networks K] [--dir DIR] [--key-size BITS] [--template PREPPED_DIR]\n');
       process.exit(0);
     } else {
       process.stderr.write(`make-mesh: unknown argument ${a}\n`);

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { clusterName, contextName, defaultNetworks, fakeToken, makeMesh, REPO, serverOf } from './make-mesh.mjs';
+import { clusterName, contextName, defaultNetworks, fakeToken, makeMesh, REPO, runCli, serverOf } from './make-mesh.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN = path.join(HERE, 'plain-writer.mjs');
@@ -23,23 +23,26 @@ const FULL_SIZES = [3, 30, 100, 200];
 const QUICK_SIZES = [3, 30];
 const NETWORKS = { 3: 1, 30: 3, 100: 10, 200: 20 };
 // Peak RSS without /usr/bin/time: a preload that reports process.resourceUsage().maxRSS (KiB) when the process exits.
+// (Not a MESHGEN_* variable: meshgen reads every MESHGEN_<NAME> as --<name> and rejects unknown ones.)
 const RSS_HOOK =
-  'data:text/javascript,import fs from "node:fs";process.on("exit",()=>fs.writeFileSync(process.env.MESHGEN_BENCH_RSS_FILE,String(process.resourceUsage().maxRSS)))';
+  'data:text/javascript,import fs from "node:fs";process.on("exit",()=>fs.writeFileSync(process.env.BENCH_PEAK_RSS_FILE,String(process.resourceUsage().maxRSS)))';
 
 // ---------------------------------------------------------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.mjs [options]
   --sizes 3,30,100,200   mesh sizes (clusters) to run; networks: 3→1, 30→3, 100→10, 200→20, else clusters/10
-  --quick                fast smoke run: sizes 3 and 30, 2 keys for the keygen comparison (< 1 minute)
-  --reps N               repetitions of the no-change / plain-writer / one-change runs (median; default 3)
-  --keys N               RSA-4096 keys for the node-vs-openssl keygen comparison (default 8; 2 with --quick)
+  --quick                fast smoke run (< 1 minute): sizes 3 and 30, 2 reps, RSA-2048 intermediates,
+                         no keygen comparison unless --keys
+  --reps N               repetitions of the no-change / plain-writer / one-change runs (median; default 3, 2 with --quick)
+  --keys N               RSA-4096 keys for the node-vs-openssl keygen comparison (default 8; none with --quick)
+  --ca-key-size BITS     RSA size of the intermediate CAs the first synth creates (default 4096; 2048 with --quick)
   --profile              also profile one no-change re-synth of the largest size with node --cpu-prof and summarize it
   --keep                 keep the work directories (and the profile) and print where they are
   --no-time              measure peak RSS with process.resourceUsage() even when /usr/bin/time exists
 `;
 
 function parseOptions(argv) {
-  const o = { sizes: undefined, quick: false, reps: 3, keys: undefined, profile: false, keep: false, useTime: true };
+  const o = { sizes: undefined, quick: false, reps: undefined, keys: undefined, caKeySize: undefined, profile: false, keep: false, useTime: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +57,7 @@ function parseOptions(argv) {
     } else if (a === '--quick') o.quick = true;
     else if (a === '--reps') o.reps = positive(a, value());
     else if (a === '--keys') o.keys = positive(a, value());
+    else if (a === '--ca-key-size') o.caKeySize = positive(a, value());
     else if (a === '--profile') o.profile = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--no-time') o.useTime = false;
@@ -63,7 +67,9 @@ function parseOptions(argv) {
     } else fail(`unknown option ${a}`);
   }
   o.sizes ??= o.quick ? QUICK_SIZES : FULL_SIZES;
-  o.keys ??= o.quick ? 2 : 8;
+  o.keys ??= o.quick ? 0 : 8;
+  o.reps ??= o.quick ? 2 : 3;
+  o.caKeySize ??= o.quick ? 2048 : 4096;
   return o;
 }
 
@@ -125,7 +131,10 @@ function buildInfo() {
   const dirty = (git('status', '--porcelain', '--', 'src').stdout ?? '').trim() !== '';
   let built = 'unknown';
   try {
-    built = fs.statSync(path.join(REPO, 'lib', 'src', 'synth.js')).mtime.toISOString().slice(0, 19);
+    built = fs
+      .statSync(path.join(REPO, 'lib', 'src', 'synth.js'))
+      .mtime.toISOString()
+      .slice(0, 19);
   } catch {}
   return `commit ${head}${dirty ? ' (src/ modified)' : ''}, lib/ built ${built}Z`;
 }
@@ -145,7 +154,7 @@ function runNode(args, { env, input, allowFail = false } = {}) {
   } else {
     cmd = process.execPath;
     cmdArgs = ['--import', RSS_HOOK, ...args];
-    childEnv.MESHGEN_BENCH_RSS_FILE = rssFile;
+    childEnv.BENCH_PEAK_RSS_FILE = rssFile;
   }
   return new Promise((resolve, reject) => {
     const start = performance.now();
@@ -256,13 +265,13 @@ function forgetSealedTokens(dir) {
 async function benchSize(n, opts, keygen) {
   const networks = NETWORKS[n] ?? defaultNetworks(n);
   const r = { n, networks, problems: [] };
-  log(`${n} clusters, ${networks} network(s): writing the work directory (prep, sealing certificates, tokens)`);
-  const mesh = await makeMesh({ clusters: n, networks, dir: path.join(tmpRoot, `mesh-${n}`), cli: CLI });
+  log(`${n} clusters, ${networks} network(s): writing the work directory (topology, sealing certificates, tokens)`);
+  const mesh = await makeMesh({ clusters: n, networks, dir: path.join(tmpRoot, `mesh-${n}`), cli: CLI, template: path.join(tmpRoot, 'prep') });
   const dir = mesh.dir;
   const dist = path.join(dir, 'dist');
 
-  log(`${n}: first synth (${n} RSA-4096 intermediate keys, seals ${int(n * (n - 1) + 4 * n)} values)`);
-  const first = await synth(dir);
+  log(`${n}: first synth (${n} RSA-${opts.caKeySize} intermediate keys, seals ${int(n * (n - 1) + 4 * n)} values)`);
+  const first = await runNode([CLI, 'synth', '--workdir', dir, '--ca-key-size', String(opts.caKeySize)]);
   r.first = first;
   const firstWrote = parseWrote(first.stdout);
   r.firstSealed = firstWrote?.sealed;
@@ -344,7 +353,7 @@ async function benchSize(n, opts, keygen) {
 
   const synthRuns = [first, ...r.noChange, ...r.oneChange, r.seal];
   r.peakRss = Math.max(...synthRuns.map((x) => x.rss ?? 0)) || undefined;
-  r.opensslEstimate = (keygen.opensslMs / keygen.n) * n;
+  r.opensslEstimate = keygen ? (keygen.opensslMs / keygen.n) * n : undefined;
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(dump, { force: true });
   log(`${n}: done`);
@@ -456,7 +465,7 @@ function printReport(results, keygen, help, opts) {
       `${opts.reps} rep(s) (medians), peak RSS via ${useTime ? '/usr/bin/time -f %M' : 'process.resourceUsage().maxRSS'}; ${BUILD_INFO}\n`,
   );
   out.push(
-    '| clusters (networks) | objects | files | first synth (keygen) | ÷ openssl keys (est.) | re-synth, no change | plain yaml writer | **ratio no change ÷ plain** | re-synth, 1 cluster changed | seal all tokens (Δ vs no change) | peak RSS |',
+    `| clusters (networks) | objects | files | first synth (RSA-${opts.caKeySize} keygen) | ÷ openssl keys (est.) | re-synth, no change | plain yaml writer | **ratio no change ÷ plain** | re-synth, 1 cluster changed | seal all tokens (Δ vs no change) | peak RSS |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const r of results) {
@@ -480,10 +489,12 @@ function printReport(results, keygen, help, opts) {
   }
   out.push(
     '',
-    `RSA-4096 keygen, ${keygen.n} keys on ${CORES} cores: Node crypto.generateKeyPair ${sec(keygen.nodeMs)} vs ` +
-      `openssl genrsa 4096 (${Math.min(CORES, keygen.n)} at a time) ${sec(keygen.opensslMs)}: ratio ${ratio(keygen.nodeMs, keygen.opensslMs)} ` +
-      `(per key: ${sec(keygen.opensslMs / keygen.n)} openssl wall on ${CORES} cores). "÷ openssl keys (est.)" = first synth ÷ ` +
-      `(openssl wall per key × clusters), an estimate: openssl was not run for every cluster's key.`,
+    keygen
+      ? `RSA-4096 keygen, ${keygen.n} keys on ${CORES} cores: Node crypto.generateKeyPair ${sec(keygen.nodeMs)} vs ` +
+          `openssl genrsa 4096 (${Math.min(CORES, keygen.n)} at a time) ${sec(keygen.opensslMs)}: ratio ${ratio(keygen.nodeMs, keygen.opensslMs)} ` +
+          `(per key: ${sec(keygen.opensslMs / keygen.n)} openssl wall on ${CORES} cores). "÷ openssl keys (est.)" = first synth ÷ ` +
+          `(openssl wall per key × clusters), an estimate: openssl was not run for every cluster's key.`
+      : 'RSA-4096 keygen comparison: skipped (--quick without --keys).',
     `\`node bin/meshgen --help\`: median of 5 ${sec(help)}.`,
   );
 
@@ -501,8 +512,10 @@ function printReport(results, keygen, help, opts) {
     `| re-synth with no change ≤ 1.2× plain writer (whole process) | ${ratios.map((x) => `${x.n}: ${x.v.toFixed(2)}×`).join(', ')} | ${yes(worstRatio.v <= 1.2)}${worstRatio.v <= 1.2 ? '' : ` (worst at ${worstRatio.n})`} |`,
   );
   out.push(
-    `| first synth of 200 clusters ≤ 1.2× openssl genrsa 4096 for the same 200 keys, same cores (estimated) | ${keyRef.n} clusters: ${sec(keyRef.first.ms)} vs ${sec(keyRef.opensslEstimate)} est. = ${ratio(keyRef.first.ms, keyRef.opensslEstimate)} | ${at200 ? yes(keyRef.first.ms <= 1.2 * keyRef.opensslEstimate) : 'not measured (no 200-cluster run)'} |`,
+    `| first synth of 200 clusters ≤ 1.2× openssl genrsa 4096 for the same 200 keys, same cores (estimated) | ${keyRef.n} clusters: ${sec(keyRef.first.ms)} vs ${sec(keyRef.opensslEstimate)} est. = ${ratio(keyRef.first.ms, keyRef.opensslEstimate)} | ${at200 && keygen ? yes(keyRef.first.ms <= 1.2 * keyRef.opensslEstimate) : 'not measured (no 200-cluster run or no keygen comparison)'} |`,
   );
+  if (opts.caKeySize !== 4096)
+    out[out.length - 1] = out[out.length - 1].replace(/\|[^|]*\|$/, `| not measured (RSA-${opts.caKeySize} intermediates) |`);
   out.push(`| peak RSS ≤ 300 MiB | ${mib(peak.peakRss)} (${peak.n} clusters) | ${yes((peak.peakRss ?? Infinity) <= 300 * 1024)} |`);
   const sealOk = Math.max(sealRef.sealDelta, sealRef.sealAlone?.ms ?? 0) < 30000;
   out.push(
@@ -543,8 +556,11 @@ async function main() {
     const helpRuns = [];
     for (let i = 0; i < 5; i++) helpRuns.push((await runNode([CLI, '--help'])).ms);
     const help = median(helpRuns);
-    log(`RSA-4096 keygen: ${opts.keys} keys, Node vs openssl, ${CORES} at a time`);
-    const keygen = await keygenComparison(opts.keys);
+    if (opts.keys > 0) log(`RSA-4096 keygen: ${opts.keys} keys, Node vs openssl, ${CORES} at a time`);
+    const keygen = opts.keys > 0 ? await keygenComparison(opts.keys) : undefined;
+    log('meshgen prep: one root CA for every mesh of this run');
+    fs.mkdirSync(path.join(tmpRoot, 'prep'));
+    runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--workdir', path.join(tmpRoot, 'prep')], { cli: CLI });
     const results = [];
     for (const n of opts.sizes) results.push(await benchSize(n, opts, keygen));
     printReport(results, keygen, help, opts);

@@ -11,10 +11,34 @@ export const PRIVATE_DIR_MODE = 0o700;
  */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, dirMode = 0o755): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: dirMode });
-  const tmp = `${file}.meshgen-tmp-${process.pid}`;
+  const tmp = `${file}${TMP_SUFFIX}${process.pid}`;
   fs.writeFileSync(tmp, data, { mode });
   fs.chmodSync(tmp, mode);
   fs.renameSync(tmp, file);
+}
+
+/** The suffix of the temporary files writeFileAtomic renames into place. */
+export const TMP_SUFFIX = '.meshgen-tmp-';
+
+/**
+ * Removes the temporary files a killed writeFileAtomic left in `dir` and its subdirectories (one level deep is
+ * enough for certs/<cluster>/ and sealed/). They may hold a private key: they must not linger.
+ */
+export function removeStaleTempFiles(dir: string): void {
+  const sweep = (d: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isFile() && e.name.includes(TMP_SUFFIX)) fs.rmSync(p, { force: true });
+      else if (e.isDirectory() && !e.isSymbolicLink() && depth > 0) sweep(p, depth - 1);
+    }
+  };
+  sweep(dir, 1);
 }
 
 /** Writes a private file (mode 0600, directory 0700). */

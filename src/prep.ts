@@ -30,8 +30,12 @@ export const GITIGNORE_LINES = [
   'certs/root-key.pem',
   'certs/*/ca-key.pem',
   'certs/*/reader-token',
-  '# meshgen: leftovers of an interrupted synth',
+  'certs/*/*.rotating*',
+  'certs/_next/root-key.pem',
+  'certs/_retired/*/root-key.pem',
+  '# meshgen: leftovers of an interrupted synth (a temporary file may hold a private key)',
   '.dist.meshgen-*',
+  '*.meshgen-tmp-*',
 ];
 
 /** The JSON Schema of topology.yaml shipped with meshgen. */

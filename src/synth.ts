@@ -2,18 +2,21 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiObject, App, Chart } from 'cdk8s';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import { CACERTS_KEYS, CaCerts, type CaCertsKey } from './charts/ca-certs';
-import { ClusterChart, type ClusterSecrets, type SealedRemoteSecret, STAGES } from './charts/cluster-chart';
+import { ClusterChart, type ClusterSecrets, type SealedRemoteSecret, STAGES, Stage } from './charts/cluster-chart';
 import { CheckFailed, InputError } from './errors';
-import { FluxKustomizations } from './gitops/flux-kustomizations';
+import { removeStaleTempFiles } from './fs-util';
+import { FluxKustomizations, type FluxStage } from './gitops/flux-kustomizations';
 import { MeshApplicationSet } from './gitops/mesh-application-set';
+import { helmValuesFiles, IstioArgoApplications } from './installers/argocd-applications';
+import { ISTIO_CHARTS, type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease } from './installers/helm-releases';
 import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { diffTrees, isClean, readTree, recoverTree, type Tree, type TreeDiff, writeTree } from './output/tree';
-import { CertStore, type IntermediatePublic } from './pki';
+import { CertStore, type IntermediatePublic, trustBundleFor } from './pki';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
+import { type ClusterSeals, SEALED_DIR, SealedStore } from './secrets/sealed-store';
 import { type Need, Sealer } from './secrets/sealer';
 import type { SealingCert } from './secrets/sealing-cert';
 import { readKeptToken } from './secrets/tokens';
@@ -70,7 +73,11 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const workdir = path.resolve(opts.workdir);
   const noWork = Boolean(opts.frozen || opts.check);
   const distRoot = path.join(workdir, DIST_DIR);
-  if (!opts.check) recoverTree(distRoot);
+  if (!opts.check) {
+    recoverTree(distRoot);
+    removeStaleTempFiles(path.join(workdir, SEALED_DIR));
+    removeStaleTempFiles(path.join(workdir, 'certs'));
+  }
 
   // 1. Inputs.
   const mesh = loadTopology(workdir);
@@ -100,6 +107,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     },
   );
   if (created.length > 0) log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
+  const trust = trustBundleFor(workdir);
+  if (trust.phase !== 'none') log.info(`root CA rotation in phase ${trust.phase} (certs/rotation.yaml): multi-root trust is on`);
 
   // 3. Secrets: sealed offline (reusing committed ciphertext), or read by the External Secrets Operator.
   const secrets = new Map<string, ClusterSecrets>();
@@ -150,18 +159,32 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const next: Tree = new Map();
   const app = new App({ outdir: distRoot });
   const clusters = mesh.clusters.filter((c) => secrets.has(c.name));
+  const helm = new Map<string, NonNullable<ClusterChart['helm']>>();
   for (const cluster of clusters) {
-    const chart = new ClusterChart(app, cluster.name, { mesh, cluster, base: base.spec, secrets: secrets.get(cluster.name) as ClusterSecrets });
+    const chart = new ClusterChart(app, cluster.name, {
+      mesh,
+      cluster,
+      base: base.spec,
+      secrets: secrets.get(cluster.name) as ClusterSecrets,
+      multiRoot: trust.multiRoot,
+    });
     const dir = `clusters/${cluster.name}`;
     const files = chart.files();
     for (const [file, objects] of files) next.set(`${dir}/${file}`, renderManifests(objects));
-    for (const stage of STAGES) {
+    const stages = STAGES.filter((stage) => [...files.keys()].some((f) => f.startsWith(`${stage}/`)));
+    for (const stage of stages) {
       const inStage = [...files.keys()].filter((f) => f.startsWith(`${stage}/`)).map((f) => f.slice(stage.length + 1));
       next.set(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
     }
-    next.set(`${dir}/kustomization.yaml`, renderKustomization(STAGES));
+    next.set(`${dir}/kustomization.yaml`, renderKustomization(stages));
+    if (chart.helm) {
+      helm.set(cluster.name, chart.helm);
+      // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).
+      for (const [file, content] of helmValuesFiles(chart.helm)) next.set(`${dir}/${file}`, content);
+    }
   }
-  for (const [file, objects] of gitopsFiles(app, mesh, clusters, warnings)) next.set(file, renderManifests(objects));
+  warnings.push(...translationWarnings(helm));
+  for (const [file, content] of gitopsFiles(app, mesh, clusters, helm, warnings)) next.set(file, content);
 
   // 5. Compare or write. With external-secrets nothing is sealed: stale files of sealed/ are removed.
   const store = new SealedStore(workdir);
@@ -276,11 +299,29 @@ function sealSecrets(ctx: SealContext): number {
 }
 
 /** The Argo CD ApplicationSet and the Flux Kustomizations of every cluster, by file. */
-function gitopsFiles(app: App, mesh: Mesh, clusters: readonly Cluster[], warnings: string[]): Map<string, unknown[]> {
-  const out = new Map<string, unknown[]>();
-  const { gitops } = mesh;
+/**
+ * The Argo CD and Flux entry points, by file: the ApplicationSet of the cluster directories and, with the helm and
+ * sail installers, each cluster's Applications of Istio's charts (`dist/argocd/`, with a kustomization.yaml so one
+ * "app of apps" can apply the whole directory); each cluster's Flux Kustomizations and, with helm and sail, its
+ * HelmRepository and HelmReleases (`dist/flux/<cluster>/`).
+ */
+function gitopsFiles(
+  app: App,
+  mesh: Mesh,
+  clusters: readonly Cluster[],
+  helm: ReadonlyMap<string, NonNullable<ClusterChart['helm']>>,
+  warnings: string[],
+): Map<string, string> {
+  const out = new Map<string, string>();
+  const { gitops, istio } = mesh;
+  const render = (chart: Chart) => renderManifests(apiObjectsOf(chart));
+  const chartsOf = (c: Cluster): IstioChart[] => {
+    const h = helm.get(c.name);
+    return h ? ISTIO_CHARTS.filter((chart) => h[chart] !== undefined) : [];
+  };
   // Without a repository URL there can be no ApplicationSet (Flux needs none: it names its GitRepository).
   if (gitops.repoURL !== undefined) {
+    const repoURL = gitops.repoURL;
     let targets = clusters;
     if (gitops.generator === 'list') {
       const noServer = clusters.filter((c) => c.server === undefined);
@@ -291,16 +332,80 @@ function gitopsFiles(app: App, mesh: Mesh, clusters: readonly Cluster[], warning
       }
       targets = clusters.filter((c) => c.server !== undefined);
     }
+    const files: string[] = [MeshApplicationSet.FILE];
     const chart = new Chart(app, 'argocd', { disableResourceNameHashes: true });
-    new MeshApplicationSet(chart, 'ApplicationSet', { meshId: mesh.meshId, clusters: targets, gitops: { ...gitops, repoURL: gitops.repoURL } });
-    out.set(`argocd/${MeshApplicationSet.FILE}`, apiObjectsOf(chart));
+    new MeshApplicationSet(chart, 'ApplicationSet', {
+      meshId: mesh.meshId,
+      clusters: targets,
+      gitops: { ...gitops, repoURL },
+      // Istio's CRDs come with the base chart (or Sail): the cluster Applications may sync before they exist.
+      skipDryRunOnMissingResource: istio.installer !== 'operator',
+    });
+    out.set(`argocd/${MeshApplicationSet.FILE}`, render(chart));
+    for (const c of targets.filter((t) => chartsOf(t).length > 0 && t.server !== undefined)) {
+      const apps = new Chart(app, `argocd-charts-${c.name}`, { disableResourceNameHashes: true });
+      new IstioArgoApplications(apps, 'Applications', {
+        meshId: mesh.meshId,
+        cluster: c.name,
+        server: c.server as string,
+        gitops: { ...gitops, repoURL },
+        charts: chartsOf(c),
+        version: istio.version,
+        revision: istio.revision,
+      });
+      const file = `charts/${c.name}.yaml`;
+      out.set(`argocd/${file}`, render(apps));
+      files.push(file);
+    }
+    out.set('argocd/kustomization.yaml', renderKustomization(files));
   }
   for (const c of clusters) {
+    const values = helm.get(c.name);
+    const cluster = `${gitops.path}/clusters/${c.name}`;
+    const fluxDir = `${gitops.path}/flux/${c.name}`;
+    const stages: FluxStage[] = [{ name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, waitForCacerts: true }];
+    if (istio.installer !== 'helm') stages.push({ name: 'istio-control-plane', path: `${cluster}/${Stage.CONTROL_PLANE}` });
+    if (values && (values.istiod || values.gateway)) {
+      // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
+      const releases = new Chart(app, `flux-helm-${c.name}`, { disableResourceNameHashes: true });
+      new IstioFluxReleases(releases, 'Releases', { values, version: istio.version, revision: istio.revision });
+      out.set(`flux/${c.name}/helm/releases.yaml`, render(releases));
+      out.set(`flux/${c.name}/helm/kustomization.yaml`, renderKustomization(['releases.yaml']));
+      stages.push({ name: istio.installer === 'helm' ? 'istio-control-plane' : 'istio-gateway', path: `${fluxDir}/helm` });
+    }
+    stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}` });
     const chart = new Chart(app, `flux-${c.name}`, { disableResourceNameHashes: true });
-    new FluxKustomizations(chart, 'Kustomizations', { cluster: c.name, gitops });
-    out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, apiObjectsOf(chart));
+    new FluxKustomizations(chart, 'Kustomizations', { stages, gitops });
+    out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, render(chart));
+    out.set(`flux/${c.name}/kustomization.yaml`, renderKustomization([FluxKustomizations.FILE]));
   }
   return out;
+}
+
+/** Flux HelmRepository and HelmReleases of a cluster's charts (base and istiod with helm; the gateway with both). */
+class IstioFluxReleases extends Construct {
+  constructor(scope: Construct, id: string, props: { values: NonNullable<ClusterChart['helm']>; version?: string; revision?: string }) {
+    super(scope, id);
+    const { values, version, revision } = props;
+    if (values.base && values.istiod) {
+      new IstioControlPlaneReleases(this, 'ControlPlane', { base: values.base, istiod: values.istiod, version, revision });
+      if (values.gateway) new IstioGatewayRelease(this, 'Gateway', { gateway: values.gateway, version, revision });
+    } else if (values.gateway) {
+      new IstioGatewayRelease(this, 'Gateway', { gateway: values.gateway, version, revision, withoutIstiodRelease: true });
+    }
+  }
+}
+
+/** One warning per untranslatable IstioOperator field, naming the clusters it concerns. */
+function translationWarnings(helm: ReadonlyMap<string, NonNullable<ClusterChart['helm']>>): string[] {
+  const byProblem = new Map<string, string[]>();
+  for (const [cluster, h] of helm) {
+    for (const p of h.problems) {
+      const key = `${p.path}: ${p.message}; fix: ${p.fix}`;
+      byProblem.set(key, [...(byProblem.get(key) ?? []), cluster]);
+    }
+  }
+  return [...byProblem].map(([k, cs]) => `base.yaml ${k} (clusters: ${cs.join(', ')})`);
 }
 
 function apiObjectsOf(scope: Construct): unknown[] {

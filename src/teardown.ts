@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { renderKustomization } from './output/render';
-import { readTree, type Tree, writeTree } from './output/tree';
+import { readTree, recoverTree, type Tree, writeTree } from './output/tree';
 import { DIST_DIR } from './synth';
 
 /** What teardown did. */
@@ -21,6 +21,7 @@ export interface TeardownResult {
  */
 export function teardown(workdir: string): TeardownResult {
   const root = path.join(workdir, DIST_DIR);
+  recoverTree(root); // an interrupted synth first: tear down the tree that is really there
   const current = readTree(root);
   const next: Tree = new Map();
   const clusters = new Set<string>();

@@ -17,14 +17,16 @@ test('--help lists every command; each command has --help with an example', asyn
   }
 });
 
-test('MESHGEN_* environment variables are options (.env), and MESHGEN_CRDS does not break any command', async () => {
+test('MESHGEN_* environment variables (MESHGEN_CRDS, unrelated ones) do not break any command', async () => {
   const saved = process.env.MESHGEN_CRDS;
   process.env.MESHGEN_CRDS = '/nonexistent/crds';
+  process.env.MESHGEN_SOMETHING_ELSE = '1';
   try {
     const r = await runCli(['synth', '--check', '--frozen', '--workdir', path.join(__dirname, '..')]);
     assert.doesNotMatch(r.stderr, /Unknown argument/);
     assert.equal(r.code, 0, r.stderr + r.stdout);
   } finally {
+    delete process.env.MESHGEN_SOMETHING_ELSE;
     if (saved === undefined) delete process.env.MESHGEN_CRDS;
     else process.env.MESHGEN_CRDS = saved;
   }

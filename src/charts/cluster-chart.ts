@@ -1,5 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
+import { SailIstio, type SailIstioProps } from '../installers/sail';
+import { type HelmValues, type TranslationProblem, translateControlPlane, translateEastWestGateway } from '../installers/translate';
 import {
   type Cluster,
   isMultiNetwork,
@@ -10,14 +12,23 @@ import {
   type SecretStore,
 } from '../topology/model';
 import { CaCerts, type CaCertsKey } from './ca-certs';
-import { ControlPlane } from './control-plane';
+import { ControlPlane, type ControlPlaneProps } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
-import { EastWestGateway } from './east-west-gateway';
+import { EastWestGateway, type EastWestGatewayProps } from './east-west-gateway';
 import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
 import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
+import { SyncWave, syncWave } from './sync-waves';
+
+/** The Sail `Istio` resource, wrapped so that it is placed like the other constructs. */
+class SailIstioConstruct extends Construct {
+  constructor(scope: Construct, id: string, props: Omit<SailIstioProps, 'namespace'>) {
+    super(scope, id);
+    new SailIstio(this, 'Resource', { ...props, namespace: 'istio-system' });
+  }
+}
 
 /**
  * The stages of a cluster directory, in apply order; each is a subdirectory with its own kustomization.yaml,
@@ -51,6 +62,11 @@ export interface ClusterChartProps {
   readonly base: Record<string, unknown>;
   /** How `cacerts` and the remote secrets reach the cluster. */
   readonly secrets: ClusterSecrets;
+  /**
+   * A root CA rotation is under way: the control plane trusts several roots (`ISTIO_MULTIROOT_MESH`).
+   * @default false
+   */
+  readonly multiRoot?: boolean;
 }
 
 /** The secrets of one cluster, by provider. */
@@ -77,6 +93,17 @@ export type ClusterSecrets =
  * control plane, the east-west and cross-network gateways, and the reader token Secret.
  */
 export class ClusterChart extends Chart {
+  /**
+   * With the helm and sail installers: the Helm values of Istio's charts for this cluster (base and istiod for helm,
+   * gateway where the cluster has an east-west gateway), and what could not be translated from the IstioOperator.
+   */
+  public readonly helm?: {
+    readonly base?: HelmValues;
+    readonly istiod?: HelmValues;
+    readonly gateway?: HelmValues;
+    readonly problems: readonly TranslationProblem[];
+  };
+
   /** Output file of each direct child construct, in the order files are listed in kustomization.yaml. */
   private readonly placement: { stage: Stage; file: string; construct: Construct }[] = [];
 
@@ -116,25 +143,46 @@ export class ClusterChart extends Chart {
         );
       }
     }
-    this.place(
-      Stage.CONTROL_PLANE,
-      ControlPlane.FILE,
-      new ControlPlane(this, 'ControlPlane', {
-        base: props.base,
-        meshID: mesh.meshId,
-        clusterName: cluster.name,
-        network: cluster.network,
-        revision,
-        externalIstiod: servesRemotes,
-        remote: primary ? { remotePilotAddress: primary.eastWestGateway.address as string } : undefined,
-      }),
-    );
-    if (needsEastWestGateway(mesh, cluster)) {
-      this.place(
-        Stage.POST_INSTALL,
-        EastWestGateway.FILE,
-        new EastWestGateway(this, 'EastWestGateway', { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }),
-      );
+    const controlPlane: ControlPlaneProps = {
+      base: props.base,
+      meshID: mesh.meshId,
+      clusterName: cluster.name,
+      network: cluster.network,
+      revision,
+      externalIstiod: servesRemotes,
+      remote: primary ? { remotePilotAddress: primary.eastWestGateway.address as string } : undefined,
+      multiRoot: props.multiRoot,
+    };
+    const gateway: EastWestGatewayProps | undefined = needsEastWestGateway(mesh, cluster)
+      ? { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }
+      : undefined;
+    const installer = mesh.istio.installer;
+    if (installer === 'operator') {
+      this.place(Stage.CONTROL_PLANE, ControlPlane.FILE, new ControlPlane(this, 'ControlPlane', controlPlane));
+      if (gateway) this.place(Stage.POST_INSTALL, EastWestGateway.FILE, new EastWestGateway(this, 'EastWestGateway', gateway));
+    } else {
+      // The same install rendered for Istio's charts (helm) or the Sail Operator (sail); the east-west gateway is the
+      // gateway chart in both cases (Sail does not manage gateways).
+      const cp = translateControlPlane(ControlPlane.spec(controlPlane));
+      const gw = gateway ? translateEastWestGateway(EastWestGateway.spec(gateway)) : undefined;
+      this.helm = {
+        base: installer === 'helm' ? cp.base : undefined,
+        istiod: installer === 'helm' ? cp.istiod : undefined,
+        gateway: gw?.gateway,
+        problems: [...cp.problems, ...(gw?.problems ?? [])],
+      };
+      if (installer === 'sail') {
+        this.place(
+          Stage.CONTROL_PLANE,
+          SailIstio.FILE,
+          new SailIstioConstruct(this, 'ControlPlane', {
+            values: cp.istiod,
+            version: mesh.istio.version,
+            revision,
+            annotations: syncWave(SyncWave.CONTROL_PLANE),
+          }),
+        );
+      }
     }
     if (needsCrossNetworkGateway(mesh, cluster)) {
       this.place(Stage.POST_INSTALL, CrossNetworkGateway.FILE, new CrossNetworkGateway(this, 'CrossNetworkGateway'));

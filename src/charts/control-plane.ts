@@ -25,6 +25,13 @@ export interface ControlPlaneProps {
    */
   readonly externalIstiod?: boolean;
   /**
+   * A root CA rotation is under way: `values.pilot.env.ISTIO_MULTIROOT_MESH` and the proxies' `PROXY_CONFIG_XDS_AGENT`,
+   * so istiod and the proxies trust every root of `root-cert.pem`.
+   * @default false
+   * @see https://istio.io/latest/docs/reference/commands/pilot-discovery/#envvars
+   */
+  readonly multiRoot?: boolean;
+  /**
    * For a remote cluster: `profile: remote`, with the address of its primary's istiod.
    * @default - a primary
    */
@@ -47,8 +54,8 @@ export class ControlPlane extends Construct {
   /** metadata.name of the IstioOperator. */
   public static readonly NAME = 'control-plane';
 
-  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
-    super(scope, id);
+  /** The IstioOperator spec of the control plane: base.yaml with the cluster's values merged over it. */
+  public static spec(props: ControlPlaneProps): Record<string, unknown> {
     const global: Record<string, unknown> = {
       meshID: props.meshID,
       multiCluster: { clusterName: props.clusterName },
@@ -58,16 +65,25 @@ export class ControlPlane extends Construct {
     const overlay: Record<string, unknown> = { values };
     if (props.revision) overlay.revision = props.revision;
     if (props.externalIstiod) global.externalIstiod = true;
+    if (props.multiRoot) {
+      values.pilot = { env: { ISTIO_MULTIROOT_MESH: 'true' } };
+      overlay.meshConfig = { defaultConfig: { proxyMetadata: { PROXY_CONFIG_XDS_AGENT: 'true' } } };
+    }
     if (props.remote) {
       overlay.profile = 'remote';
       global.remotePilotAddress = props.remote.remotePilotAddress;
       values.istiodRemote = { injectionPath: `/inject/cluster/${props.clusterName}/net/${props.network}` };
     }
+    return deepMerge(props.base, overlay);
+  }
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id);
     new IstioOperator(this, 'Resource', {
       name: ControlPlane.NAME,
       namespace: ISTIO_NAMESPACE,
       annotations: syncWave(SyncWave.CONTROL_PLANE),
-      spec: deepMerge(props.base, overlay),
+      spec: ControlPlane.spec(props),
     });
   }
 }

@@ -32,8 +32,8 @@ export class EastWestGateway extends Construct {
   /** The selector label value of the gateway pods (`istio: eastwestgateway`). */
   public static readonly SELECTOR = 'eastwestgateway';
 
-  constructor(scope: Construct, id: string, props: EastWestGatewayProps) {
-    super(scope, id);
+  /** The IstioOperator spec of the gateway, as gen-eastwest-gateway.sh writes it. */
+  public static spec(props: EastWestGatewayProps): Record<string, unknown> {
     const service: Record<string, unknown> = {
       ports: [
         { name: 'status-port', port: 15021, targetPort: 15021 },
@@ -43,36 +43,41 @@ export class EastWestGateway extends Construct {
       ],
     };
     if (props.serviceType && props.serviceType !== 'LoadBalancer') service.type = props.serviceType;
+    return {
+      revision: props.revision ?? '',
+      profile: 'empty',
+      components: {
+        ingressGateways: [
+          {
+            name: 'istio-eastwestgateway',
+            label: {
+              istio: EastWestGateway.SELECTOR,
+              app: 'istio-eastwestgateway',
+              [NETWORK_LABEL]: props.network,
+            },
+            enabled: true,
+            k8s: {
+              // traffic through this gateway should be routed inside the network
+              env: [{ name: 'ISTIO_META_REQUESTED_NETWORK_VIEW', value: props.network }],
+              service,
+            },
+          },
+        ],
+      },
+      values: {
+        gateways: { 'istio-ingressgateway': { injectionTemplate: 'gateway' } },
+        global: { network: props.network },
+      },
+    };
+  }
+
+  constructor(scope: Construct, id: string, props: EastWestGatewayProps) {
+    super(scope, id);
     new IstioOperator(this, 'Resource', {
       name: 'eastwest',
       namespace: ISTIO_NAMESPACE,
       annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE),
-      spec: {
-        revision: props.revision ?? '',
-        profile: 'empty',
-        components: {
-          ingressGateways: [
-            {
-              name: 'istio-eastwestgateway',
-              label: {
-                istio: EastWestGateway.SELECTOR,
-                app: 'istio-eastwestgateway',
-                [NETWORK_LABEL]: props.network,
-              },
-              enabled: true,
-              k8s: {
-                // traffic through this gateway should be routed inside the network
-                env: [{ name: 'ISTIO_META_REQUESTED_NETWORK_VIEW', value: props.network }],
-                service,
-              },
-            },
-          ],
-        },
-        values: {
-          gateways: { 'istio-ingressgateway': { injectionTemplate: 'gateway' } },
-          global: { network: props.network },
-        },
-      },
+      spec: EastWestGateway.spec(props),
     });
   }
 }

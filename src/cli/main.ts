@@ -4,6 +4,7 @@ import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
 import { prepCommand } from './prep';
+import { rotateCommand, rotateRootCommand } from './rotate';
 import { sealTokenCommand } from './seal-token';
 import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
@@ -49,19 +50,27 @@ export async function main(
       global: true,
     })
     .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces of errors', global: true })
-    // Every MESHGEN_<NAME> variable is read as --<name> (.env below); MESHGEN_CRDS is the CRD directory.
-    .option('crds', { type: 'string', describe: 'Directory of CRD YAML used to validate manifests (env MESHGEN_CRDS)', global: true, hidden: true })
+    .option('crds', {
+      type: 'string',
+      default: process.env.MESHGEN_CRDS,
+      defaultDescription: '$MESHGEN_CRDS, else ../shared/crds',
+      describe: 'Directory of CRD YAML used to validate manifests',
+      global: true,
+      hidden: true,
+    })
     .command(prepCommand(ctx))
     .command(discoverCommand(ctx))
     .command(synthCommand(ctx))
     .command(sealTokenCommand(ctx))
     .command(exportCaCommand(ctx))
+    .command(rotateCommand(ctx))
+    .command(rotateRootCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
+    // No .env('MESHGEN'): with .strict() any unrelated MESHGEN_* variable would become an unknown option.
     .strict()
-    .env('MESHGEN')
     .help()
     .alias('h', 'help')
     .version(false)
@@ -91,7 +100,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'teardown', 'validate'];
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}

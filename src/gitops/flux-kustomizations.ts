@@ -1,26 +1,35 @@
 import { Construct } from 'constructs';
 import { Kustomization, KustomizationSpecSourceRefKind } from '../../imports/kustomize.toolkit.fluxcd.io';
 import { CaCerts } from '../charts/ca-certs';
-import { STAGES, Stage } from '../charts/cluster-chart';
 import type { GitOps } from '../topology/model';
+
+/** One Flux Kustomization: a directory applied after the previous one is Ready. */
+export interface FluxStage {
+  /** Name of the Kustomization (in flux-system). */
+  readonly name: string;
+  /** Path in the repository, relative to its root (e.g. `dist/clusters/east-1/secrets`). */
+  readonly path: string;
+  /**
+   * Ready only once the `cacerts` Secret exists (the secrets stage), rather than when every object is ready.
+   * @default false
+   */
+  readonly waitForCacerts?: boolean;
+}
 
 /** Props of a cluster's Flux Kustomizations. */
 export interface FluxKustomizationsProps {
-  /** The cluster name (its directory under dist/clusters/). */
-  readonly cluster: string;
-  /** dist path and the GitRepository holding it. */
+  /** The stages, in apply order. */
+  readonly stages: readonly FluxStage[];
+  /** The GitRepository holding the repository. */
   readonly gitops: GitOps;
-  /** The stages that exist in this cluster's directory (every stage, today). */
-  readonly stages?: readonly Stage[];
 }
 
 /**
- * The Flux Kustomizations that apply `dist/clusters/<cluster>` stage by stage: `secrets` (Namespace, cacerts,
- * remote secrets), then `control-plane`, then `post-install`, each `dependsOn` the one before. The secrets stage
- * is Ready only once the Sealed Secrets controller has created the `cacerts` Secret (a health check on it), so
- * istiod never starts without its CA and never self-signs.
- *
- * Apply the file on the cluster, e.g. with `flux bootstrap ... --path=<dist>/flux/<cluster>`.
+ * The Flux Kustomizations that apply a cluster's output stage by stage, each `dependsOn` the one before: the
+ * secrets (Namespace, cacerts, remote secrets), then the control plane (IstioOperator, Sail `Istio`, or Istio's
+ * Helm charts as HelmReleases), then what needs it (gateways, istiod exposure, reader token). The secrets stage is
+ * Ready only once the Sealed Secrets controller (or External Secrets) has created the `cacerts` Secret (a health
+ * check on it), so istiod never starts without its CA and never self-signs.
  *
  * @see https://fluxcd.io/flux/components/kustomize/kustomizations/
  */
@@ -29,25 +38,23 @@ export class FluxKustomizations extends Construct {
 
   constructor(scope: Construct, id: string, props: FluxKustomizationsProps) {
     super(scope, id);
-    const stages = props.stages ?? STAGES;
     let previous: string | undefined;
-    for (const stage of stages) {
-      const name = `istio-${stage}`;
-      new Kustomization(this, stage, {
-        metadata: { name, namespace: 'flux-system' },
+    for (const stage of props.stages) {
+      new Kustomization(this, stage.name, {
+        metadata: { name: stage.name, namespace: 'flux-system' },
         spec: {
           interval: '10m',
           retryInterval: '1m',
           timeout: '5m',
-          path: `./${props.gitops.path}/clusters/${props.cluster}/${stage}`,
+          path: `./${stage.path}`,
           prune: true,
           sourceRef: { kind: KustomizationSpecSourceRefKind.GIT_REPOSITORY, name: props.gitops.fluxSource },
           dependsOn: previous ? [{ name: previous }] : undefined,
-          wait: stage !== Stage.SECRETS ? true : undefined,
-          healthChecks: stage === Stage.SECRETS ? [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME, namespace: 'istio-system' }] : undefined,
+          wait: stage.waitForCacerts ? undefined : true,
+          healthChecks: stage.waitForCacerts ? [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME, namespace: 'istio-system' }] : undefined,
         },
       });
-      previous = name;
+      previous = stage.name;
     }
   }
 }

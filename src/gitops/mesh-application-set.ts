@@ -13,6 +13,12 @@ export interface MeshApplicationSetProps {
   readonly clusters: readonly Cluster[];
   /** Repository, revision, dist path, project, Argo CD namespace and generator. */
   readonly gitops: GitOps & { readonly repoURL: string };
+  /**
+   * Add `SkipDryRunOnMissingResource=true`: Istio's CRDs are installed by another Application (the base chart, or
+   * the Sail Operator), so the cluster Application may sync before they exist.
+   * @default false
+   */
+  readonly skipDryRunOnMissingResource?: boolean;
 }
 
 /**
@@ -63,7 +69,12 @@ export class MeshApplicationSet extends Construct {
             destination: { server: '{{.server}}', namespace: 'istio-system' },
             syncPolicy: {
               automated: { prune: true, selfHeal: true, allowEmpty: true },
-              syncOptions: ['CreateNamespace=true', 'ServerSideApply=true', 'RespectIgnoreDifferences=true'],
+              syncOptions: [
+                'CreateNamespace=true',
+                'ServerSideApply=true',
+                'RespectIgnoreDifferences=true',
+                ...(props.skipDryRunOnMissingResource ? ['SkipDryRunOnMissingResource=true'] : []),
+              ],
             },
             ignoreDifferences: [
               {

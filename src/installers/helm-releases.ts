@@ -77,6 +77,12 @@ export interface IstioControlPlaneReleasesProps extends IstioHelmReleaseOptions 
 export interface IstioGatewayReleaseProps extends IstioHelmReleaseOptions {
   /** Values of the `gateway` chart (from `translateEastWestGateway`). */
   readonly gateway: HelmValues;
+  /**
+   * The control plane is not a HelmRelease (the Sail Operator installs it): bring the HelmRepository along and do
+   * not depend on an istiod release (the Flux Kustomizations order the stages instead).
+   * @default false
+   */
+  readonly withoutIstiodRelease?: boolean;
 }
 
 /** Props of all the Flux objects of an Istio Helm install. */
@@ -123,10 +129,7 @@ export class IstioControlPlaneReleases extends Construct {
     super(scope, id);
     const revision = resolveRevision(props.revision, props.istiod, 'IstioControlPlaneReleases');
     this.istiodReleaseName = istioReleaseName('istiod', revision);
-    new HelmRepository(this, 'Repository', {
-      metadata: { name: ISTIO_HELM_REPOSITORY, namespace: ISTIO_NAMESPACE },
-      spec: { url: ISTIO_HELM_REPOSITORY_URL, interval: '1h' },
-    });
+    istioHelmRepository(this);
     istioHelmRelease(this, 'Base', { chart: 'base', name: istioReleaseName('base'), values: props.base, version: props.version });
     istioHelmRelease(this, 'Istiod', {
       chart: 'istiod',
@@ -152,12 +155,13 @@ export class IstioGatewayRelease extends Construct {
   constructor(scope: Construct, id: string, props: IstioGatewayReleaseProps) {
     super(scope, id);
     const revision = resolveRevision(props.revision, props.gateway, 'IstioGatewayRelease');
+    if (props.withoutIstiodRelease) istioHelmRepository(this);
     istioHelmRelease(this, 'Resource', {
       chart: 'gateway',
       name: istioReleaseName('gateway'),
       values: props.gateway,
       version: props.version,
-      dependsOn: istioReleaseName('istiod', revision),
+      dependsOn: props.withoutIstiodRelease ? undefined : istioReleaseName('istiod', revision),
     });
   }
 }
@@ -211,5 +215,13 @@ function istioHelmRelease(scope: Construct, id: string, o: ReleaseOptions): Helm
       upgrade: { crds: crds ? HelmReleaseSpecUpgradeCrds.CREATE_REPLACE : undefined, remediation: { retries: 3 } },
       values: Object.keys(values).length > 0 ? values : undefined,
     },
+  });
+}
+
+/** The HelmRepository `istio` of Istio's charts, in istio-system. */
+function istioHelmRepository(scope: Construct): HelmRepository {
+  return new HelmRepository(scope, 'Repository', {
+    metadata: { name: ISTIO_HELM_REPOSITORY, namespace: ISTIO_NAMESPACE },
+    spec: { url: ISTIO_HELM_REPOSITORY_URL, interval: '1h' },
   });
 }

@@ -150,11 +150,14 @@ export interface IntermediateLocation {
 /**
  * Checks an intermediate CA the way istiod will: it parses, it is a CA, it is signed by the root, and its key matches.
  *
+ * `rootCertPem` may hold several roots (istiod's `root-cert.pem` "may contain multiple roots"): during a root rotation
+ * it is the trust bundle, and the intermediate must be signed by one of them.
+ *
  * Never throws on bad input: a truncated or garbage PEM, a non-CA certificate, an intermediate of another root or a
  * key of another certificate each give a {@link Problem} naming the file, what is wrong and how to fix it.
  * Expiry is not checked here (see {@link certificateInfo}).
  *
- * @param files the intermediate certificate, optionally its key, and the root certificate it must chain to.
+ * @param files the intermediate certificate, optionally its key, and the root certificate(s) it must chain to.
  * @param where names of the files, for the problems.
  * @returns the problems found; empty when the intermediate is usable.
  */
@@ -168,11 +171,11 @@ export function verifyIntermediate(
   const reissue = `delete ${where.dir}/ and run synth with the root key present to issue a new intermediate`;
   const problems: Problem[] = [];
 
-  const root = parseCertificate(files.rootCertPem);
-  if (root instanceof Error) {
+  const roots = parseRoots(files.rootCertPem);
+  if (roots instanceof Error) {
     problems.push({
       file: rootFile,
-      message: `is not a valid PEM certificate (${root.message})`,
+      message: `is not a valid PEM certificate (${roots.message})`,
       fix: `restore ${rootFile} from git, or run "meshgen prep --force" to create a new root (every intermediate must then be reissued)`,
     });
   }
@@ -187,12 +190,14 @@ export function verifyIntermediate(
         fix: reissue,
       });
     }
-    if (!(root instanceof Error) && !isSignedBy(cert, root)) {
+    if (!(roots instanceof Error) && !roots.some((root) => isSignedBy(cert, root))) {
+      const by =
+        roots.length === 1
+          ? `the root CA "${oneLine(roots[0].subject)}" of ${rootFile}`
+          : `any of the ${roots.length} root CAs of ${rootFile} (${[...new Set(roots.map((r) => `"${oneLine(r.subject)}"`))].join(', ')})`;
       problems.push({
         file: certFile,
-        message:
-          `certificate "${oneLine(cert.subject)}" (issuer "${oneLine(cert.issuer)}") was not signed by the root CA ` +
-          `"${oneLine(root.subject)}" of ${rootFile}`,
+        message: `certificate "${oneLine(cert.subject)}" (issuer "${oneLine(cert.issuer)}") was not signed by ${by}`,
         fix: `${reissue}, or restore the ${rootFile} it was issued by`,
       });
     }
@@ -213,6 +218,22 @@ export function verifyIntermediate(
     }
   }
   return problems;
+}
+
+/**
+ * Which of `roots` signed `caCertPem`.
+ *
+ * @param caCertPem an intermediate certificate.
+ * @param roots candidate root certificates (PEM, one each).
+ * @returns the index in `roots` of the first one that issued and signed it, or -1 (also when a text does not parse).
+ */
+export function issuingRootIndex(caCertPem: string, roots: readonly string[]): number {
+  const cert = parseCertificate(caCertPem);
+  if (cert instanceof Error) return -1;
+  return roots.findIndex((pem) => {
+    const root = parseCertificate(pem);
+    return !(root instanceof Error) && isSignedBy(cert, root);
+  });
 }
 
 /** Facts about a certificate, for `validate` and progress output. */
@@ -294,6 +315,23 @@ function isSignedBy(cert: crypto.X509Certificate, issuer: crypto.X509Certificate
   } catch {
     return false;
   }
+}
+
+/** Every certificate of a PEM text that may hold several (a root bundle); an Error when there is none or one is broken. */
+function parseRoots(pem: string): crypto.X509Certificate[] | Error {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  // One certificate or none: the messages of parseCertificate (missing BEGIN/END lines, truncation).
+  if (blocks.length <= 1) {
+    const one = parseCertificate(pem);
+    return one instanceof Error ? one : [one];
+  }
+  const certs: crypto.X509Certificate[] = [];
+  for (const [i, block] of blocks.entries()) {
+    const c = parseCertificate(block);
+    if (c instanceof Error) return new Error(`certificate ${i + 1} of ${blocks.length}: ${c.message}`);
+    certs.push(c);
+  }
+  return certs;
 }
 
 function assertOptions(opts: RootCaOptions): void {

@@ -1,4 +1,5 @@
 export * from './ca';
 export * from './certificate';
 export * from './keys';
+export * from './rotation';
 export * from './store';

@@ -173,10 +173,8 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   }
 
   const installer = raw.istio?.installer ?? 'operator';
-  if (installer !== 'operator' && ['helm', 'sail'].includes(installer)) {
-    problems.push(
-      src.problem(['istio', 'installer'], `installer ${show(installer)} is not supported by this version of meshgen`, 'use installer: operator'),
-    );
+  if (installer === 'sail' && raw.istio?.version === undefined) {
+    problems.push(src.problem(['istio', 'installer'], 'the Sail Operator needs the Istio version to install', 'set istio.version (e.g. 1.30.3)'));
   }
   const provider = raw.secrets?.provider ?? 'sealed-secrets';
   if (provider === 'external-secrets' && raw.secrets?.store === undefined) {

@@ -94,11 +94,16 @@ test('ApplicationSet (clusters generator): Argo CD clusters labelled with the me
 });
 
 test('Flux: the stages of a cluster in order, secrets Ready (cacerts exists) before the control plane', () => {
-  const ks = json((c) => new FluxKustomizations(c, 'F', { cluster: 'a', gitops: MESH.gitops }));
+  const stages = [
+    { name: 'istio-secrets', path: `deploy/dist/clusters/a/${Stage.SECRETS}`, waitForCacerts: true },
+    { name: 'istio-control-plane', path: 'deploy/dist/clusters/a/control-plane' },
+    { name: 'istio-post-install', path: 'deploy/dist/clusters/a/post-install' },
+  ];
+  const ks = json((c) => new FluxKustomizations(c, 'F', { stages, gitops: MESH.gitops }));
   assert.deepEqual(
     ks.map((k) => [k.metadata.name, k.spec.path, k.spec.dependsOn?.[0]?.name]),
     [
-      ['istio-secrets', `./deploy/dist/clusters/a/${Stage.SECRETS}`, undefined],
+      ['istio-secrets', './deploy/dist/clusters/a/secrets', undefined],
       ['istio-control-plane', './deploy/dist/clusters/a/control-plane', 'istio-secrets'],
       ['istio-post-install', './deploy/dist/clusters/a/post-install', 'istio-control-plane'],
     ],
@@ -109,6 +114,8 @@ test('Flux: the stages of a cluster in order, secrets Ready (cacerts exists) bef
     assert.deepEqual(k.spec.sourceRef, { kind: 'GitRepository', name: 'flux-system' });
   }
   assert.deepEqual(ks[0].spec.healthChecks, [{ apiVersion: 'v1', kind: 'Secret', name: 'cacerts', namespace: 'istio-system' }]);
+  assert.equal(ks[0].spec.wait, undefined);
+  assert.equal(ks[1].spec.wait, true);
   assertValid(ks);
 });
 

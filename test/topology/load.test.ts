@@ -124,10 +124,10 @@ test('fails when contexts is empty or the file is empty', () => {
   assert.match(problemsOf(() => parseTopology(''))[0], /the file is empty/);
 });
 
-test('fails when an unsupported feature of this version is asked for', () => {
-  const lines = problemsOf(() => parseTopology('mesh_id: m\nistio:\n  installer: helm\ncontexts:\n  a:\n    network: n\n'));
+test('fails when the Sail installer has no version', () => {
+  const lines = problemsOf(() => parseTopology('mesh_id: m\nistio:\n  installer: sail\ncontexts:\n  a:\n    network: n\n'));
   assert.equal(lines.length, 1);
-  assert.ok(lines.some((l) => l.includes('istio.installer: installer "helm" is not supported')));
+  assert.ok(lines.some((l) => l.includes('istio.installer: the Sail Operator needs the Istio version')));
 });
 
 test('external-secrets: the mesh store, a per-cluster override, and the default prefix', () => {

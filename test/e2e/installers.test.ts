@@ -1,0 +1,141 @@
+/**
+ * The helm and sail installers on a copy of the example mesh: Flux-only objects stay out of the cluster directories
+ * (which Argo CD applies as a whole), the values of every rendering are those of the IstioOperator rendering, and
+ * everything validates against the CRD schemas.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
+import { runCli } from '../helpers/cli';
+import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
+
+const FOUND = crdDirectory();
+const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
+const KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error === undefined;
+const docs = (file: string) => parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS());
+
+async function withInstaller(installer: string): Promise<string> {
+  const dir = makeExampleWorkdir({ withPrivateKeys: true });
+  const file = path.join(dir, 'topology.yaml');
+  fs.writeFileSync(
+    file,
+    fs.readFileSync(file, 'utf8').replace('gitops:\n', `istio:\n  installer: ${installer}\n  version: 1.30.3\n  revision: 1-30\ngitops:\n`),
+  );
+  const r = await runCli(['synth', '--workdir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+function allObjects(dir: string): { file: string; obj: any }[] {
+  const out: { file: string; obj: any }[] = [];
+  for (const [f] of hashTree(path.join(dir, 'dist'))) {
+    if (f.endsWith('kustomization.yaml') || (f.includes('/helm/') && f.startsWith('clusters/'))) continue;
+    for (const obj of docs(path.join(dir, 'dist', f))) out.push({ file: f, obj });
+  }
+  return out;
+}
+
+test('helm: charts as Flux HelmReleases outside the cluster directory and as Argo CD Applications; values files for Argo', async () => {
+  const dir = await withInstaller('helm');
+  const objs = allObjects(dir);
+  const inClusters = objs.filter((o) => o.file.startsWith('clusters/'));
+  assert.ok(!inClusters.some((o) => o.obj.apiVersion.includes('fluxcd.io')), 'no Flux object in a directory Argo CD applies');
+  assert.ok(!inClusters.some((o) => o.obj.kind === 'IstioOperator'));
+  const releases = docs(path.join(dir, 'dist/flux/cluster-east-1/helm/releases.yaml'));
+  assert.deepEqual(
+    releases.map((r) => `${r.kind}/${r.metadata.name}`),
+    ['HelmRepository/istio', 'HelmRelease/istio-base', 'HelmRelease/istiod-1-30', 'HelmRelease/istio-eastwestgateway'],
+  );
+  const [, , istiod, gw] = releases;
+  assert.equal(istiod.spec.chart.spec.version, '1.30.3');
+  assert.deepEqual(istiod.spec.dependsOn, [{ name: 'istio-base' }]);
+  assert.deepEqual(gw.spec.dependsOn, [{ name: 'istiod-1-30' }]);
+  // The values Argo CD reads are the values Flux installs.
+  const valuesFile = parse(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-east-1/helm/istiod-values.yaml'), 'utf8'));
+  assert.deepEqual(valuesFile, istiod.spec.values);
+  assert.deepEqual(valuesFile.global.multiCluster, { clusterName: 'cluster-east-1' });
+  assert.equal(valuesFile.global.meshID, 'mymeshname');
+  assert.equal(valuesFile.global.network, 'network-east');
+  assert.equal(valuesFile.revision, '1-30');
+  assert.equal(gw.spec.values.networkGateway, 'network-east');
+
+  const flux = docs(path.join(dir, 'dist/flux/cluster-east-1/kustomizations.yaml'));
+  assert.deepEqual(
+    flux.map((k) => [k.metadata.name, k.spec.path]),
+    [
+      ['istio-secrets', './dist/clusters/cluster-east-1/secrets'],
+      ['istio-control-plane', './dist/flux/cluster-east-1/helm'],
+      ['istio-post-install', './dist/clusters/cluster-east-1/post-install'],
+    ],
+  );
+  assert.deepEqual(parse(fs.readFileSync(path.join(dir, 'dist/flux/cluster-east-1/kustomization.yaml'), 'utf8')).resources, ['kustomizations.yaml']);
+
+  const apps = docs(path.join(dir, 'dist/argocd/charts/cluster-east-1.yaml'));
+  assert.deepEqual(
+    apps.map((a) => a.metadata.name),
+    ['mymeshname-cluster-east-1-istio-base', 'mymeshname-cluster-east-1-istiod-1-30', 'mymeshname-cluster-east-1-istio-eastwestgateway'],
+  );
+  assert.deepEqual(apps[1].spec.sources[0].helm.valueFiles, ['$values/dist/clusters/cluster-east-1/helm/istiod-values.yaml']);
+  assert.deepEqual(parse(fs.readFileSync(path.join(dir, 'dist/argocd/kustomization.yaml'), 'utf8')).resources, [
+    'applicationset.yaml',
+    'charts/cluster-east-1.yaml',
+    'charts/cluster-east-2.yaml',
+    'charts/cluster-west-1.yaml',
+  ]);
+  const [appset] = docs(path.join(dir, 'dist/argocd/applicationset.yaml'));
+  assert.ok(appset.spec.template.spec.syncPolicy.syncOptions.includes('SkipDryRunOnMissingResource=true'));
+  if (KUBECTL) {
+    for (const c of ['cluster-east-1', 'cluster-west-1']) execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/clusters', c)]);
+    execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/argocd')]);
+    execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/flux/cluster-east-1/helm')]);
+  }
+  if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('sail: the Sail Istio resource carries the same values as the helm rendering; the gateway is the gateway chart', async () => {
+  const helmDir = await withInstaller('helm');
+  const dir = await withInstaller('sail');
+  const objs = allObjects(dir);
+  const [istio] = docs(path.join(dir, 'dist/clusters/cluster-west-1/control-plane/control-plane.yaml'));
+  assert.equal(istio.apiVersion, 'sailoperator.io/v1');
+  assert.equal(istio.kind, 'Istio');
+  assert.equal(istio.spec.version, 'v1.30.3');
+  assert.equal(istio.spec.namespace, 'istio-system');
+  const helmValues = parse(fs.readFileSync(path.join(helmDir, 'dist/clusters/cluster-west-1/helm/istiod-values.yaml'), 'utf8'));
+  const { revision, profile: _profile, ...rest } = helmValues;
+  assert.deepEqual(istio.spec.values, rest, 'Sail values = istiod chart values (revision and profile move to the resource)');
+  assert.equal(istio.metadata.name, revision);
+  const releases = docs(path.join(dir, 'dist/flux/cluster-west-1/helm/releases.yaml'));
+  assert.deepEqual(
+    releases.map((r) => `${r.kind}/${r.metadata.name}`),
+    ['HelmRepository/istio', 'HelmRelease/istio-eastwestgateway'],
+  );
+  assert.equal(releases[1].spec.dependsOn, undefined, 'no istiod HelmRelease to depend on: the Flux stages order it');
+  const flux = docs(path.join(dir, 'dist/flux/cluster-west-1/kustomizations.yaml'));
+  assert.deepEqual(
+    flux.map((k) => k.metadata.name),
+    ['istio-secrets', 'istio-control-plane', 'istio-gateway', 'istio-post-install'],
+  );
+  assert.deepEqual(
+    docs(path.join(dir, 'dist/argocd/charts/cluster-west-1.yaml')).map((a) => a.metadata.name),
+    ['mymeshname-cluster-west-1-istio-eastwestgateway'],
+  );
+  if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  fs.rmSync(dir, { recursive: true });
+  fs.rmSync(helmDir, { recursive: true });
+});
+
+test('fails when sail has no Istio version', async () => {
+  const dir = makeExampleWorkdir();
+  const file = path.join(dir, 'topology.yaml');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('gitops:\n', 'istio:\n  installer: sail\ngitops:\n'));
+  const r = await runCli(['synth', '--workdir', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /istio\.installer: the Sail Operator needs the Istio version to install; fix: set istio\.version/);
+  fs.rmSync(dir, { recursive: true });
+});
