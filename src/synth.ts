@@ -13,7 +13,7 @@ import { helmValuesFiles, IstioArgoApplications } from './installers/argocd-appl
 import { ISTIO_CHARTS, type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease } from './installers/helm-releases';
 import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
-import { diffTrees, isClean, readTree, recoverTree, type Tree, type TreeDiff, writeTree } from './output/tree';
+import { recoverTree, type TreeDiff, TreeWriter } from './output/tree';
 import { CertStore, type IntermediatePublic, trustBundleFor } from './pki';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SEALED_DIR, SealedStore } from './secrets/sealed-store';
@@ -110,9 +110,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const trust = trustBundleFor(workdir);
   if (trust.phase !== 'none') log.info(`root CA rotation in phase ${trust.phase} (certs/rotation.yaml): multi-root trust is on`);
 
-  // 3. Secrets: sealed offline (reusing committed ciphertext), or read by the External Secrets Operator.
-  const secrets = new Map<string, ClusterSecrets>();
-  const seals = new Map<string, ClusterSeals>();
+  // 3. Cluster by cluster: secrets (sealed offline reusing committed ciphertext, or read by the External Secrets
+  // Operator) → constructs → files, compared with dist/ as they come, so memory holds one cluster at a time.
   const noServer = new Map<string, Cluster>();
   const peersOf = (cluster: Cluster) =>
     remoteSecretPeers(mesh, cluster).filter((peer) => {
@@ -120,132 +119,131 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       noServer.set(peer.name, peer);
       return false;
     });
-  let sealed = 0;
-  if (mesh.secrets.provider === 'external-secrets') {
+  const sealing =
+    mesh.secrets.provider === 'sealed-secrets' ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf }) : undefined;
+  const writer = new TreeWriter(distRoot, !opts.check);
+  try {
+    const clusters: Cluster[] = [];
+    const helm = new Map<string, NonNullable<ClusterChart['helm']>>();
     for (const cluster of mesh.clusters) {
-      const remoteSecrets = peersOf(cluster).map((peer) => ({
-        peer,
-        server: peer.server as string,
-        certificateAuthorityData: peer.certificateAuthorityData as string,
-      }));
-      secrets.set(cluster.name, {
-        provider: 'external-secrets',
-        store: cluster.secretStore as SecretStore,
-        prefix: mesh.secrets.prefix,
-        remoteSecrets,
+      const secrets: ClusterSecrets | undefined = sealing
+        ? sealing.secretsOf(cluster)
+        : {
+            provider: 'external-secrets',
+            store: cluster.secretStore as SecretStore,
+            prefix: mesh.secrets.prefix,
+            remoteSecrets: peersOf(cluster).map((peer) => ({
+              peer,
+              server: peer.server as string,
+              certificateAuthorityData: peer.certificateAuthorityData as string,
+            })),
+          };
+      if (!secrets) continue;
+      clusters.push(cluster);
+      const chart = new ClusterChart(new App({ outdir: distRoot }), cluster.name, {
+        mesh,
+        cluster,
+        base: base.spec,
+        secrets,
+        multiRoot: trust.multiRoot,
       });
+      const dir = `clusters/${cluster.name}`;
+      const files = chart.files();
+      for (const [file, objects] of files) writer.add(`${dir}/${file}`, renderManifests(objects));
+      const stages = STAGES.filter((stage) => [...files.keys()].some((f) => f.startsWith(`${stage}/`)));
+      for (const stage of stages) {
+        const inStage = [...files.keys()].filter((f) => f.startsWith(`${stage}/`)).map((f) => f.slice(stage.length + 1));
+        writer.add(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
+      }
+      writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
+      if (chart.helm) {
+        helm.set(cluster.name, chart.helm);
+        // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).
+        for (const [file, content] of helmValuesFiles(chart.helm)) writer.add(`${dir}/${file}`, content);
+      }
     }
-  } else {
-    sealed = sealSecrets({ workdir, mesh, intermediates, noWork, strict: opts.strict, now: opts.now, needs, warnings, peersOf, secrets, seals });
-  }
-  if (noServer.size > 0) {
-    warnings.push(
-      `remote secrets for ${[...noServer.keys()].sort().join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
-        'run `meshgen discover` or set them',
-    );
-  }
-  if (needs.length > 0) {
-    const flag = opts.check ? '--check' : '--frozen';
-    throw new CheckFailed(
-      [
-        `${flag}: these need new keys or sealing, which ${flag} does not do:`,
-        ...needs.map((n) => `  ${n.what}: ${n.why}`),
-        'Run `npm run synth` where certs/root-key.pem and the private keys are present, and commit the result.',
-      ].join('\n'),
-    );
-  }
+    if (sealing) warnings.push(...sealing.finish(opts.strict));
+    if (noServer.size > 0) {
+      warnings.push(
+        `remote secrets for ${[...noServer.keys()].sort().join(', ')} are omitted: server and certificateAuthorityData are not set in ${TOPOLOGY_FILE}; ` +
+          'run `meshgen discover` or set them',
+      );
+    }
+    if (needs.length > 0) {
+      const flag = opts.check ? '--check' : '--frozen';
+      throw new CheckFailed(
+        [
+          `${flag}: these need new keys or sealing, which ${flag} does not do:`,
+          ...needs.map((n) => `  ${n.what}: ${n.why}`),
+          'Run `npm run synth` where certs/root-key.pem and the private keys are present, and commit the result.',
+        ].join('\n'),
+      );
+    }
+    warnings.push(...translationWarnings(helm));
+    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, helm, warnings)) writer.add(file, content);
 
-  // 4. Constructs → files.
-  const next: Tree = new Map();
-  const app = new App({ outdir: distRoot });
-  const clusters = mesh.clusters.filter((c) => secrets.has(c.name));
-  const helm = new Map<string, NonNullable<ClusterChart['helm']>>();
-  for (const cluster of clusters) {
-    const chart = new ClusterChart(app, cluster.name, {
-      mesh,
-      cluster,
-      base: base.spec,
-      secrets: secrets.get(cluster.name) as ClusterSecrets,
-      multiRoot: trust.multiRoot,
-    });
-    const dir = `clusters/${cluster.name}`;
-    const files = chart.files();
-    for (const [file, objects] of files) next.set(`${dir}/${file}`, renderManifests(objects));
-    const stages = STAGES.filter((stage) => [...files.keys()].some((f) => f.startsWith(`${stage}/`)));
-    for (const stage of stages) {
-      const inStage = [...files.keys()].filter((f) => f.startsWith(`${stage}/`)).map((f) => f.slice(stage.length + 1));
-      next.set(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
+    // 4. Compare or write: sealed/ first (dist/ is derived from it), then the swap of dist/. With external-secrets
+    // nothing is sealed: stale files of sealed/ are removed.
+    const store = new SealedStore(workdir);
+    const existing = new Set(store.list());
+    const toSave = sealing ? sealing.dirty() : [];
+    const storeDiff: TreeDiff = {
+      added: toSave.filter((c) => !existing.has(c.cluster)).map((c) => SealedStore.fileOf(c.cluster)),
+      changed: toSave.filter((c) => existing.has(c.cluster)).map((c) => SealedStore.fileOf(c.cluster)),
+      removed: [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
+    };
+    const distDiff = writer.diff();
+    const diff: TreeDiff = {
+      added: [...storeDiff.added, ...distDiff.added.map((p) => `${DIST_DIR}/${p}`)],
+      changed: [...storeDiff.changed, ...distDiff.changed.map((p) => `${DIST_DIR}/${p}`)],
+      removed: [...storeDiff.removed, ...distDiff.removed.map((p) => `${DIST_DIR}/${p}`)],
+    };
+    for (const w of warnings) log.warn(w);
+    if (!opts.check) {
+      for (const cs of toSave) store.save(cs);
+      for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
+      writer.commit();
     }
-    next.set(`${dir}/kustomization.yaml`, renderKustomization(stages));
-    if (chart.helm) {
-      helm.set(cluster.name, chart.helm);
-      // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).
-      for (const [file, content] of helmValuesFiles(chart.helm)) next.set(`${dir}/${file}`, content);
-    }
+    return { diff, createdIntermediates: created, sealed: sealing?.sealed ?? 0, warnings };
+  } finally {
+    writer.discard();
   }
-  warnings.push(...translationWarnings(helm));
-  for (const [file, content] of gitopsFiles(app, mesh, clusters, helm, warnings)) next.set(file, content);
-
-  // 5. Compare or write. With external-secrets nothing is sealed: stale files of sealed/ are removed.
-  const store = new SealedStore(workdir);
-  const current = readTree(distRoot);
-  const distDiff = diffTrees(current, next);
-  const storeNext = new Map<string, string>();
-  const storeCurrent = new Map<string, string>();
-  for (const name of store.list()) storeCurrent.set(SealedStore.fileOf(name), fs.readFileSync(path.join(workdir, SealedStore.fileOf(name)), 'utf8'));
-  for (const cs of seals.values()) storeNext.set(SealedStore.fileOf(cs.cluster), cs.render());
-  const storeDiff = diffTrees(storeCurrent, storeNext);
-  const diff: TreeDiff = {
-    added: [...storeDiff.added, ...distDiff.added.map((p) => `${DIST_DIR}/${p}`)],
-    changed: [...storeDiff.changed, ...distDiff.changed.map((p) => `${DIST_DIR}/${p}`)],
-    removed: [...storeDiff.removed, ...distDiff.removed.map((p) => `${DIST_DIR}/${p}`)],
-  };
-  for (const w of warnings) log.warn(w);
-  if (!opts.check) {
-    const toSave = new Set([...storeDiff.added, ...storeDiff.changed]);
-    for (const cs of seals.values()) if (toSave.has(SealedStore.fileOf(cs.cluster))) store.save(cs);
-    for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
-    if (!isClean(distDiff) || !fs.existsSync(distRoot)) writeTree(distRoot, current, next);
-  }
-  return { diff, createdIntermediates: created, sealed, warnings };
 }
 
-interface SealContext {
+interface SealingContext {
   readonly workdir: string;
   readonly mesh: Mesh;
   readonly intermediates: Map<string, IntermediatePublic>;
   readonly noWork: boolean;
-  readonly strict?: boolean;
   readonly now?: Date;
   readonly needs: Need[];
-  readonly warnings: string[];
   /** The peers a cluster holds remote secrets for that have a server and CA. */
   readonly peersOf: (cluster: Cluster) => Cluster[];
-  /** Filled: the sealed secrets of each cluster that has all of its cacerts. */
-  readonly secrets: Map<string, ClusterSecrets>;
-  /** Filled: the sealed store of each cluster. */
-  readonly seals: Map<string, ClusterSeals>;
 }
 
 /**
- * The sealed-secrets provider: reuses the committed ciphertext of `sealed/`, seals what changed (a new
- * intermediate, a new token, a new sealing certificate), and returns the number of values sealed.
+ * The sealed-secrets provider, one cluster at a time: reuses the committed ciphertext of `sealed/`, seals what
+ * changed (a new intermediate, a new token, a new sealing certificate), and keeps the stores that changed.
  */
-function sealSecrets(ctx: SealContext): number {
-  const { workdir, mesh, intermediates, noWork, needs } = ctx;
-  const certs = loadMeshSealingCerts(workdir, mesh, ctx.now ?? new Date());
-  const store = new SealedStore(workdir);
-  const tokens = new Map<string, string | undefined>();
-  const tokenOf = (c: Cluster) => {
-    if (!tokens.has(c.name)) tokens.set(c.name, readKeptToken(workdir, c.name));
-    return tokens.get(c.name);
-  };
-  const unsealedTokens = new Map<string, Cluster>();
-  let sealed = 0;
-  for (const cluster of mesh.clusters) {
-    const cs = store.load(cluster.name);
-    ctx.seals.set(cluster.name, cs);
-    const sealer = new Sealer(cs, certs.get(cluster.name) as SealingCert, noWork, needs);
+class Sealing {
+  /** Values sealed so far. */
+  public sealed = 0;
+  private readonly certs: Map<string, SealingCert>;
+  private readonly store: SealedStore;
+  private readonly tokens = new Map<string, string | undefined>();
+  private readonly unsealedTokens = new Map<string, Cluster>();
+  private readonly changed: ClusterSeals[] = [];
+
+  constructor(private readonly ctx: SealingContext) {
+    this.certs = loadMeshSealingCerts(ctx.workdir, ctx.mesh, ctx.now ?? new Date());
+    this.store = new SealedStore(ctx.workdir);
+  }
+
+  /** The sealed secrets of a cluster, or undefined when its cacerts cannot be had here (a Need is recorded). */
+  public secretsOf(cluster: Cluster): ClusterSecrets | undefined {
+    const { mesh, intermediates, noWork, needs } = this.ctx;
+    const cs = this.store.load(cluster.name);
+    const sealer = new Sealer(cs, this.certs.get(cluster.name) as SealingCert, noWork, needs);
 
     // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
     // checked when the intermediate is read), so CI can tell the committed ciphertext is current without the key.
@@ -272,33 +270,44 @@ function sealSecrets(ctx: SealContext): number {
     }
 
     const remoteSecrets: SealedRemoteSecret[] = [];
-    for (const peer of ctx.peersOf(cluster)) {
-      const token = tokenOf(peer);
+    for (const peer of this.ctx.peersOf(cluster)) {
+      const token = this.tokenOf(peer);
       const sealedToken = sealer.resolve(remoteSecretName(peer.name), peer.name, token, token);
       if (sealedToken === undefined) {
-        if (token === undefined) unsealedTokens.set(peer.name, peer);
+        if (token === undefined) this.unsealedTokens.set(peer.name, peer);
         continue;
       }
       remoteSecrets.push({ peer, server: peer.server as string, certificateAuthorityData: peer.certificateAuthorityData as string, sealedToken });
     }
     const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
     cs.retain((secret) => wanted.has(secret));
-    sealed += sealer.sealed;
-    if (ca && Object.keys(cacerts).length === CACERTS_KEYS.length)
-      ctx.secrets.set(cluster.name, { provider: 'sealed-secrets', cacerts, remoteSecrets });
+    this.sealed += sealer.sealed;
+    if (cs.dirty) this.changed.push(cs);
+    return ca && Object.keys(cacerts).length === CACERTS_KEYS.length ? { provider: 'sealed-secrets', cacerts, remoteSecrets } : undefined;
   }
-  if (unsealedTokens.size > 0) {
-    const list = [...unsealedTokens.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+
+  /** The stores that changed (to save). */
+  public dirty(): ClusterSeals[] {
+    return this.changed;
+  }
+
+  /** After the last cluster: the warning about tokens not sealed yet (an error with `strict`). */
+  public finish(strict?: boolean): string[] {
+    if (this.unsealedTokens.size === 0) return [];
+    const list = [...this.unsealedTokens.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
     const msg =
       `remote secrets for ${list.map((c) => c.name).join(', ')} are omitted until their reader tokens are sealed; for each, run: ` +
       list.map((c) => `meshgen seal-token --context ${c.context} --token-file <file>`).join('; ');
-    if (ctx.strict) throw new CheckFailed(`--strict: ${msg}`);
-    ctx.warnings.push(msg);
+    if (strict) throw new CheckFailed(`--strict: ${msg}`);
+    return [msg];
   }
-  return sealed;
+
+  private tokenOf(c: Cluster): string | undefined {
+    if (!this.tokens.has(c.name)) this.tokens.set(c.name, readKeptToken(this.ctx.workdir, c.name));
+    return this.tokens.get(c.name);
+  }
 }
 
-/** The Argo CD ApplicationSet and the Flux Kustomizations of every cluster, by file. */
 /**
  * The Argo CD and Flux entry points, by file: the ApplicationSet of the cluster directories and, with the helm and
  * sail installers, each cluster's Applications of Istio's charts (`dist/argocd/`, with a kustomization.yaml so one

@@ -143,3 +143,126 @@ function fsyncDir(dir: string): void {
     // best effort
   }
 }
+
+/**
+ * Writes a generated tree file by file, comparing each with what is on disk as it comes, so that memory holds one
+ * file at a time (a mesh of hundreds of clusters has hundreds of megabytes of manifests). Files that did not change
+ * are hard-linked into the new tree, not rewritten; a run where nothing changed touches nothing. `commit()` swaps the
+ * new tree in as `writeTree` does; `discard()` drops it.
+ */
+export class TreeWriter {
+  private readonly existing: Map<string, number>;
+  private readonly seen = new Set<string>();
+  private readonly unchanged: string[] = [];
+  private readonly added: string[] = [];
+  private readonly changed: string[] = [];
+  private staging?: string;
+
+  /**
+   * @param root the output directory
+   * @param write false for `--check`: compare only
+   */
+  constructor(
+    private readonly root: string,
+    private readonly write: boolean,
+  ) {
+    this.existing = listTree(root);
+  }
+
+  /** Adds one file of the new tree. */
+  public add(rel: string, content: string): void {
+    if (this.seen.has(rel)) throw new Error(`TreeWriter: ${rel} was added twice`);
+    this.seen.add(rel);
+    const size = this.existing.get(rel);
+    let same = false;
+    if (size !== undefined && size === Buffer.byteLength(content)) {
+      same = fs.readFileSync(resolveInside(this.root, rel), 'utf8') === content;
+    }
+    if (same) {
+      if (this.staging) linkOrCopy(resolveInside(this.root, rel), resolveInside(this.staging, rel));
+      else this.unchanged.push(rel);
+      return;
+    }
+    (size === undefined ? this.added : this.changed).push(rel);
+    if (!this.write) return;
+    this.ensureStaging();
+    const dest = resolveInside(this.staging as string, rel);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, content);
+  }
+
+  /** What differs from the tree on disk (so far; complete once every file was added). */
+  public diff(): TreeDiff {
+    const removed = [...this.existing.keys()].filter((p) => !this.seen.has(p));
+    return { added: [...this.added].sort(), changed: [...this.changed].sort(), removed: removed.sort() };
+  }
+
+  /** Swaps the new tree in (when anything differs) and returns the diff. */
+  public commit(): TreeDiff {
+    const diff = this.diff();
+    if (!this.write) return diff;
+    if (isClean(diff) && fs.existsSync(this.root)) {
+      this.discard();
+      return diff;
+    }
+    this.ensureStaging();
+    const { retired } = swapPaths(this.root);
+    fsyncDir(this.staging as string);
+    if (fs.existsSync(this.root)) fs.renameSync(this.root, retired);
+    fs.renameSync(this.staging as string, this.root);
+    fs.rmSync(retired, { recursive: true, force: true });
+    this.staging = undefined;
+    return diff;
+  }
+
+  /** Drops the new tree (an error came up before commit). */
+  public discard(): void {
+    if (this.staging) fs.rmSync(this.staging, { recursive: true, force: true });
+    this.staging = undefined;
+  }
+
+  private ensureStaging(): void {
+    if (this.staging) return;
+    const { staging } = swapPaths(this.root);
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(staging, { recursive: true });
+    this.staging = staging;
+    for (const rel of this.unchanged) linkOrCopy(resolveInside(this.root, rel), resolveInside(staging, rel));
+    this.unchanged.length = 0;
+  }
+}
+
+/** Relative path → size of every regular file under `root` (symlinks and special files refused, as readTree). */
+function listTree(root: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!fs.existsSync(root)) return out;
+  if (!fs.lstatSync(root).isDirectory()) {
+    throw new InputError({ file: root, message: 'is not a directory', fix: 'move it away; meshgen writes a directory here' });
+  }
+  const walk = (dir: string, rel: string) => {
+    for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      const abs = path.join(dir, ent.name);
+      if (ent.isDirectory()) walk(abs, r);
+      else if (ent.isFile()) out.set(r, fs.statSync(abs).size);
+      else {
+        throw new InputError({
+          file: path.join(path.basename(root), r),
+          message: 'is a symlink or special file inside the output directory',
+          fix: 'remove it; meshgen only writes regular files there',
+        });
+      }
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+function linkOrCopy(from: string, to: string): void {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
+  }
+}
