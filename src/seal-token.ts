@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
@@ -9,19 +10,24 @@ import { loadTopology } from './topology/load';
 import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
 import { nearest } from './topology/validate';
 
-/** Options of `seal-token`. */
-export interface SealTokenOptions {
-  readonly workdir: string;
-  /** The kube context whose reader token this is. */
+/** One token to seal: the kube context whose reader token it is. */
+export interface TokenInput {
   readonly context: string;
   /** The raw token (a trailing newline is allowed). */
   readonly token: string;
   /** Where the token came from, for error messages (a file name, or `stdin`). */
   readonly source: string;
+}
+
+/** Options of `seal-token`. */
+export interface SealTokenOptions {
+  readonly workdir: string;
+  /** The tokens, one per context. */
+  readonly tokens: readonly TokenInput[];
   readonly now?: Date;
 }
 
-/** What seal-token did. */
+/** What seal-token did for one cluster. */
 export interface SealTokenResult {
   readonly cluster: string;
   /** Primaries whose `istio-remote-secret-<cluster>` now holds the token (sealed now or already). */
@@ -31,29 +37,68 @@ export interface SealTokenResult {
 }
 
 /**
- * Seals a cluster's reader token into the remote secret `istio-remote-secret-<cluster>` of every primary
- * that needs it, and keeps the token (git-ignored, 0600) so later synths can seal it for new primaries or
- * renewed sealing certificates. The same token again changes nothing.
+ * Seals each cluster's reader token into the remote secret `istio-remote-secret-<cluster>` of every primary that
+ * needs it, and keeps the token (git-ignored, 0600) so later synths can seal it for new primaries or renewed sealing
+ * certificates. The same token again changes nothing. Every input is checked, and every store read, before anything
+ * is written; many tokens are sealed in one pass over the stores (`--token-dir`).
  */
-export function sealToken(opts: SealTokenOptions): SealTokenResult {
+export function sealTokens(opts: SealTokenOptions): SealTokenResult[] {
   const mesh = loadTopology(opts.workdir);
-  const cluster = findContext(mesh, opts.context);
-  const token = normalizeToken(opts.token, opts.source);
-  const holders = mesh.clusters.filter((h) => remoteSecretPeers(mesh, h).some((p) => p.name === cluster.name));
+  const problems: Problem[] = [];
+  const inputs: { cluster: Cluster; token: string }[] = [];
+  for (const t of opts.tokens) {
+    try {
+      const cluster = findContext(mesh, t.context);
+      if (inputs.some((i) => i.cluster.name === cluster.name)) {
+        problems.push({ file: t.source, message: `a second token for ${t.context}`, fix: 'give each context one token' });
+        continue;
+      }
+      inputs.push({ cluster, token: normalizeToken(t.token, t.source) });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  const holdersOf = (c: Cluster) => mesh.clusters.filter((h) => remoteSecretPeers(mesh, h).some((p) => p.name === c.name));
+  const holders = [...new Set(inputs.flatMap((i) => holdersOf(i.cluster)))];
   const certs = loadMeshSealingCerts(opts.workdir, mesh, opts.now ?? new Date(), holders);
   const store = new SealedStore(opts.workdir);
   // Read (and so validate) every store before writing any: a bad one must not leave half the holders updated.
   const stores = loadAll(store, holders);
-  let sealed = 0;
-  for (const h of holders) {
-    const seals = stores.get(h.name) as ClusterSeals;
-    const sealer = new Sealer(seals, certs.get(h.name) as SealingCert, false, []);
-    sealer.resolve(remoteSecretName(cluster.name), cluster.name, token, token);
-    sealed += sealer.sealed;
+  const results: SealTokenResult[] = [];
+  for (const { cluster, token } of inputs) {
+    let sealed = 0;
+    const hs = holdersOf(cluster);
+    for (const h of hs) {
+      const sealer = new Sealer(stores.get(h.name) as ClusterSeals, certs.get(h.name) as SealingCert, false, []);
+      sealer.resolve(remoteSecretName(cluster.name), cluster.name, token, token);
+      sealed += sealer.sealed;
+    }
+    results.push({ cluster: cluster.name, holders: hs.map((h) => h.name), sealed });
   }
   for (const seals of stores.values()) if (seals.dirty) store.save(seals);
-  keepToken(path.resolve(opts.workdir), cluster.name, token);
-  return { cluster: cluster.name, holders: holders.map((h) => h.name), sealed };
+  for (const { cluster, token } of inputs) keepToken(path.resolve(opts.workdir), cluster.name, token);
+  return results;
+}
+
+/** Reads every token file of a directory: the file name (without a `.token` extension) is the kube context. */
+export function tokensOfDirectory(dir: string): TokenInput[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((f) => !f.startsWith('.') && fs.statSync(path.join(dir, f)).isFile());
+  } catch (e) {
+    throw new InputError({
+      file: dir,
+      message: `--token-dir cannot be read (${(e as NodeJS.ErrnoException).code})`,
+      fix: 'pass a directory of token files named after their contexts',
+    });
+  }
+  if (names.length === 0)
+    throw new InputError({ file: dir, message: '--token-dir holds no token file', fix: 'write one file per context, named after the context' });
+  return names
+    .sort()
+    .map((f) => ({ context: f.replace(/\.token$/, ''), token: fs.readFileSync(path.join(dir, f), 'utf8'), source: path.join(dir, f) }));
 }
 
 function loadAll(store: SealedStore, clusters: readonly Cluster[]): Map<string, ClusterSeals> {

@@ -159,3 +159,23 @@ test('a cluster without a server is left out of the ApplicationSet, with a warni
   );
   fs.rmSync(dir, { recursive: true });
 });
+
+test('seal-token --token-dir seals the tokens of every cluster in one run', async () => {
+  const dir = makeExampleWorkdir({ withPrivateKeys: true });
+  const tokens = path.join(dir, 'new-tokens');
+  fs.mkdirSync(tokens);
+  const contexts = ['context-east-1', 'context-east-2', 'context-west-1'];
+  for (const c of contexts) fs.writeFileSync(path.join(tokens, `${c}.token`), `eyJhbGciOiJSUzI1NiJ9.rotated-${c}.sig\n`);
+  const r = await runCli(['seal-token', '--token-dir', tokens, '--workdir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.match(/sealed 2 value\(s\)/g)?.length, 3, r.stdout);
+  const s = await runCli(['synth', '--workdir', dir]);
+  assert.equal(s.code, 0, s.stderr);
+  const key = fs.readFileSync(path.join(SEALING_KEYS, 'cluster-east-1.key'), 'utf8');
+  const remotes = parseAllDocuments(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-east-1/secrets/remote-secrets.yaml'), 'utf8')).map((d) =>
+    d.toJS(),
+  );
+  const west = remotes.find((x) => x.metadata.name === 'istio-remote-secret-cluster-west-1');
+  assert.match(unsealSealedSecret(key, west).data['cluster-west-1'].toString(), /token: eyJhbGciOiJSUzI1NiJ9\.rotated-context-west-1\.sig\n/);
+  fs.rmSync(dir, { recursive: true });
+});

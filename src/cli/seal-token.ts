@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
-import { sealToken } from '../seal-token';
+import { sealTokens, type TokenInput, tokensOfDirectory } from '../seal-token';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
 
 interface SealTokenArgs extends GlobalArgs {
-  readonly context: string;
+  readonly context?: string;
   readonly 'token-file'?: string;
+  readonly 'token-dir'?: string;
 }
 
 /** `meshgen seal-token`: seal a cluster's reader token into its peers' remote secrets. */
@@ -17,21 +18,38 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
     describe: "Seal a cluster's reader-service-account token into the remote secret every primary holds for it",
     builder: (y) =>
       y
-        .option('context', { type: 'string', demandOption: true, describe: 'Kube context (key under contexts: in topology.yaml)' })
+        .option('context', { type: 'string', describe: 'Kube context (key under contexts: in topology.yaml)' })
         .option('token-file', { type: 'string', describe: 'File holding the token (default: read stdin)' })
+        .option('token-dir', { type: 'string', describe: 'Seal many at once: a directory of token files, each named after its context' })
         .example(
           "kubectl --context ctx-1 -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{.data.token}' | base64 -d | $0 seal-token --context ctx-1",
           'seal the token that cluster minted',
         )
-        .example('$0 seal-token --context ctx-1 --token-file ctx-1.token', 'the same, from a file') as never,
+        .example('$0 seal-token --context ctx-1 --token-file ctx-1.token', 'the same, from a file')
+        .example('$0 seal-token --token-dir tokens/', 'seal the tokens of many clusters in one run (tokens/<context>[.token])') as never,
     handler: async (args) => {
       const workdir = workdirOf(args);
-      let token: string;
-      let source: string;
-      if (args['token-file'] !== undefined) {
-        source = args['token-file'];
+      const dir = args['token-dir'];
+      if (dir !== undefined && (args.context !== undefined || args['token-file'] !== undefined)) {
+        throw new InputError({
+          file: 'command line',
+          message: '--token-dir cannot be combined with --context or --token-file',
+          fix: 'pass either --token-dir, or --context with --token-file/stdin',
+        });
+      }
+      if (dir === undefined && args.context === undefined) {
+        throw new InputError({
+          file: 'command line',
+          message: '--context is missing',
+          fix: 'pass --context <kube context> (or --token-dir <dir> for many)',
+        });
+      }
+      let tokens: TokenInput[];
+      if (dir !== undefined) tokens = tokensOfDirectory(dir);
+      else if (args['token-file'] !== undefined) {
+        const source = args['token-file'];
         try {
-          token = fs.readFileSync(source, 'utf8');
+          tokens = [{ context: args.context as string, token: fs.readFileSync(source, 'utf8'), source }];
         } catch (e) {
           throw new InputError({
             file: source,
@@ -40,7 +58,6 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
           });
         }
       } else {
-        source = 'stdin';
         if ((io.stdin as NodeJS.ReadStream).isTTY) {
           throw new InputError({
             file: 'stdin',
@@ -48,17 +65,16 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
             fix: 'pipe the token in, or pass --token-file <file>',
           });
         }
-        token = await readAll(io.stdin);
+        tokens = [{ context: args.context as string, token: await readAll(io.stdin), source: 'stdin' }];
       }
-      const r = sealToken({ workdir, context: args.context, token, source });
-      if (r.holders.length === 0) {
-        io.stdout.write(`no primary holds a remote secret for ${r.cluster}; the token is kept for later\n`);
-        return;
+      for (const r of sealTokens({ workdir, tokens })) {
+        io.stdout.write(
+          r.holders.length === 0
+            ? `no primary holds a remote secret for ${r.cluster}; the token is kept for later\n`
+            : `${r.sealed === 0 ? 'already sealed' : `sealed ${r.sealed} value(s)`}: istio-remote-secret-${r.cluster} on ${r.holders.join(', ')}\n`,
+        );
       }
-      io.stdout.write(
-        `${r.sealed === 0 ? 'already sealed' : `sealed ${r.sealed} value(s)`}: istio-remote-secret-${r.cluster} on ${r.holders.join(', ')}\n` +
-          'next: run `npm run synth` and commit dist/ and sealed/\n',
-      );
+      io.stdout.write('next: run `npm run synth` and commit dist/ and sealed/\n');
     },
   };
 }
