@@ -13,6 +13,7 @@ import { helmValuesFiles, IstioArgoApplications } from './installers/argocd-appl
 import { ISTIO_CHARTS, type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease } from './installers/helm-releases';
 import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
+import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
 import { recoverTree, type TreeDiff, TreeWriter } from './output/tree';
 import { CertStore, type IntermediatePublic, trustBundleFor } from './pki';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
@@ -71,7 +72,9 @@ export interface SynthResult {
 export async function synth(opts: SynthOptions): Promise<SynthResult> {
   const log = opts.log ?? quietLogger();
   const workdir = path.resolve(opts.workdir);
-  const noWork = Boolean(opts.frozen || opts.check);
+  // A torn-down mesh (teardown.yaml) needs no key and no sealing: its tree has no secret.
+  const tornDown = fs.existsSync(path.join(workdir, TEARDOWN_FILE));
+  const noWork = Boolean(opts.frozen || opts.check || tornDown);
   const distRoot = path.join(workdir, DIST_DIR);
   if (!opts.check) {
     recoverTree(distRoot);
@@ -121,7 +124,14 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     });
   const sealing =
     mesh.secrets.provider === 'sealed-secrets' ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf }) : undefined;
-  const writer = new TreeWriter(distRoot, !opts.check);
+  const treeWriter = new TreeWriter(distRoot, !opts.check);
+  const writer = {
+    add(rel: string, content: string): void {
+      const c = tornDown ? tornDownFile(rel, content) : content;
+      if (c !== undefined) treeWriter.add(rel, c);
+    },
+  };
+  if (tornDown) log.info(`${TEARDOWN_FILE} is present: writing the torn-down tree (delete it and synth to install the mesh again)`);
   try {
     const clusters: Cluster[] = [];
     const helm = new Map<string, NonNullable<ClusterChart['helm']>>();
@@ -169,7 +179,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
           'run `meshgen discover` or set them',
       );
     }
-    if (needs.length > 0) {
+    if (needs.length > 0 && !tornDown) {
       const flag = opts.check ? '--check' : '--frozen';
       throw new CheckFailed(
         [
@@ -192,7 +202,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       changed: toSave.filter((c) => existing.has(c.cluster)).map((c) => SealedStore.fileOf(c.cluster)),
       removed: [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
     };
-    const distDiff = writer.diff();
+    const distDiff = treeWriter.diff();
     const diff: TreeDiff = {
       added: [...storeDiff.added, ...distDiff.added.map((p) => `${DIST_DIR}/${p}`)],
       changed: [...storeDiff.changed, ...distDiff.changed.map((p) => `${DIST_DIR}/${p}`)],
@@ -202,11 +212,11 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     if (!opts.check) {
       for (const cs of toSave) store.save(cs);
       for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
-      writer.commit();
+      treeWriter.commit();
     }
     return { diff, createdIntermediates: created, sealed: sealing?.sealed ?? 0, warnings };
   } finally {
-    writer.discard();
+    treeWriter.discard();
   }
 }
 

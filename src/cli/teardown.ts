@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { streamLogger } from '../log';
 import { teardown } from '../teardown';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
@@ -10,15 +11,12 @@ export function teardownCommand(io: Ctx): CommandModule<GlobalArgs, GlobalArgs> 
     describe: 'Empty dist/clusters/* so that, once committed, Argo CD / Flux prune Istio (keeps certs/ and topology.yaml)',
     builder: (y) => y.example('$0 teardown && git commit -am "Remove Istio" && git push', 'uninstall the mesh from every cluster') as never,
     handler: async (args) => {
-      const r = teardown(workdirOf(args));
-      if (r.removed.length === 0) {
-        io.stdout.write('nothing to remove\n');
-        return;
-      }
+      const r = await teardown(workdirOf(args), streamLogger(io.stderr));
       for (const f of r.removed) io.stdout.write(`removed  ${f}\n`);
       io.stdout.write(
-        `emptied ${r.clusters.length} cluster director${r.clusters.length === 1 ? 'y' : 'ies'} (${r.clusters.join(', ')}); ` +
-          'commit and push: Argo CD / Flux then prune what meshgen installed. certs/, sealed/ and topology.yaml are kept.\n',
+        `${r.removed.length === 0 ? 'nothing more to remove' : `removed ${r.removed.length} file(s)`}; teardown.yaml marks the mesh as uninstalled. ` +
+          'Commit and push: Argo CD / Flux then prune what meshgen installed. certs/, sealed/ and topology.yaml are kept; ' +
+          'delete teardown.yaml and run synth to install the mesh again.\n',
       );
     },
   };

@@ -270,7 +270,7 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
     assert.ok(fs.existsSync(path.join(dir, 'certs/delta/ca-cert.pem')), 'CA material is kept');
   });
 
-  test('teardown empties every cluster directory, keeps certs/ and topology.yaml; synth restores the same bytes', async () => {
+  test('teardown empties every cluster directory, keeps certs/ and topology.yaml; CI agrees; deleting teardown.yaml restores the same bytes', async () => {
     const before = hashTree(path.join(dir, 'dist'));
     const certs = hashTree(path.join(dir, 'certs'));
     const r = await runCli(['teardown', '--workdir', dir]);
@@ -293,6 +293,14 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
     }
     assert.deepEqual(hashTree(path.join(dir, 'certs')), certs);
     assert.ok(fs.existsSync(path.join(dir, 'topology.yaml')));
+    // The teardown commit passes CI's check, and a later synth keeps the mesh torn down.
+    const check = await runCli(['synth', '--check', '--frozen', '--workdir', dir]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const torn = hashTree(path.join(dir, 'dist'));
+    assert.equal((await runCli(['synth', '--workdir', dir])).code, 0);
+    assert.deepEqual(hashTree(path.join(dir, 'dist')), torn);
+    // Installing again: delete the marker.
+    fs.rmSync(path.join(dir, 'teardown.yaml'));
     const again = await runCli(['synth', '--workdir', dir]);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(hashTree(path.join(dir, 'dist')), before);

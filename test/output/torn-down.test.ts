@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { renderKustomization } from '../../src/output/render';
+import { tornDownFile } from '../../src/output/torn-down';
+
+test('the torn-down tree: manifests and chart installs dropped, every kustomization and entry point kept', () => {
+  const k = (r: string[]) => renderKustomization(r);
+  const res = (s: string | undefined) => parse(s as string).resources;
+  assert.deepEqual(res(tornDownFile('clusters/a/kustomization.yaml', k(['secrets', 'post-install']))), ['secrets', 'post-install']);
+  assert.deepEqual(res(tornDownFile('clusters/a/secrets/kustomization.yaml', k(['namespace.yaml', 'cacerts.yaml']))), []);
+  assert.equal(tornDownFile('clusters/a/secrets/cacerts.yaml', 'x'), undefined);
+  assert.equal(tornDownFile('clusters/a/helm/istiod-values.yaml', 'x'), undefined);
+  assert.equal(tornDownFile('argocd/charts/a.yaml', 'x'), undefined, 'the chart Applications go: their finalizer uninstalls the charts');
+  assert.deepEqual(res(tornDownFile('argocd/kustomization.yaml', k(['applicationset.yaml', 'charts/a.yaml']))), ['applicationset.yaml']);
+  assert.equal(tornDownFile('argocd/applicationset.yaml', 'appset'), 'appset');
+  assert.equal(tornDownFile('flux/a/kustomizations.yaml', 'ks'), 'ks');
+  assert.equal(tornDownFile('flux/a/helm/releases.yaml', 'x'), undefined, 'the HelmReleases go: Flux prunes (uninstalls) them');
+  assert.deepEqual(res(tornDownFile('flux/a/helm/kustomization.yaml', k(['releases.yaml']))), []);
+});
