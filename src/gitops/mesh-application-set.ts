@@ -5,6 +5,26 @@ import type { Cluster, GitOps } from '../topology/model';
 /** Label on the Applications (and, with the clusters generator, on Argo CD's cluster Secrets) naming the mesh. */
 export const MESH_LABEL = 'meshgen.io/mesh';
 
+/**
+ * The webhook fields istiod mutates itself after install (the validating webhook's `failurePolicy` goes from Ignore
+ * to Fail once istiod is ready; `caBundle` of both is injected): ignored in diffs, and with
+ * `RespectIgnoreDifferences=true` not written back by a sync.
+ *
+ * @see https://github.com/istio/istio/issues/44285
+ */
+export const ISTIO_WEBHOOK_DIFFERENCES = [
+  {
+    group: 'admissionregistration.k8s.io',
+    kind: 'ValidatingWebhookConfiguration',
+    jqPathExpressions: ['.webhooks[]?.failurePolicy', '.webhooks[]?.clientConfig.caBundle'],
+  },
+  {
+    group: 'admissionregistration.k8s.io',
+    kind: 'MutatingWebhookConfiguration',
+    jqPathExpressions: ['.webhooks[]?.clientConfig.caBundle'],
+  },
+] as const;
+
 /** Props of the mesh's ApplicationSet. */
 export interface MeshApplicationSetProps {
   /** The mesh ID; names the ApplicationSet and labels its Applications. */
@@ -76,18 +96,7 @@ export class MeshApplicationSet extends Construct {
                 ...(props.skipDryRunOnMissingResource ? ['SkipDryRunOnMissingResource=true'] : []),
               ],
             },
-            ignoreDifferences: [
-              {
-                group: 'admissionregistration.k8s.io',
-                kind: 'ValidatingWebhookConfiguration',
-                jqPathExpressions: ['.webhooks[]?.failurePolicy', '.webhooks[]?.clientConfig.caBundle'],
-              },
-              {
-                group: 'admissionregistration.k8s.io',
-                kind: 'MutatingWebhookConfiguration',
-                jqPathExpressions: ['.webhooks[]?.clientConfig.caBundle'],
-              },
-            ],
+            ignoreDifferences: ISTIO_WEBHOOK_DIFFERENCES.map((d) => ({ ...d, jqPathExpressions: [...d.jqPathExpressions] })),
           },
         },
       },

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { Application } from '../../imports/argoproj.io';
 import { SYNC_WAVE_ANNOTATION, SyncWave } from '../charts/sync-waves';
-import { MESH_LABEL, objectName } from '../gitops/mesh-application-set';
+import { ISTIO_WEBHOOK_DIFFERENCES, MESH_LABEL, objectName } from '../gitops/mesh-application-set';
 import { HEADER, toYaml } from '../output/render';
 import { type GitOps, ISTIO_NAMESPACE } from '../topology/model';
 import { ISTIO_CHARTS, ISTIO_HELM_REPOSITORY_URL, type IstioChart, istioChartVersion, istioReleaseName } from './helm-releases';
@@ -105,20 +105,7 @@ export class IstioArgoApplications extends Construct {
               automated: { prune: true, selfHeal: true },
               syncOptions: ['CreateNamespace=true', 'ServerSideApply=true', 'RespectIgnoreDifferences=true'],
             },
-            ignoreDifferences: webhooks
-              ? [
-                  {
-                    group: 'admissionregistration.k8s.io',
-                    kind: 'ValidatingWebhookConfiguration',
-                    jqPathExpressions: ['.webhooks[]?.failurePolicy', '.webhooks[]?.clientConfig.caBundle'],
-                  },
-                  {
-                    group: 'admissionregistration.k8s.io',
-                    kind: 'MutatingWebhookConfiguration',
-                    jqPathExpressions: ['.webhooks[]?.clientConfig.caBundle'],
-                  },
-                ]
-              : undefined,
+            ignoreDifferences: webhooks ? ISTIO_WEBHOOK_DIFFERENCES.map((d) => ({ ...d, jqPathExpressions: [...d.jqPathExpressions] })) : undefined,
           },
         }),
       );

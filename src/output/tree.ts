@@ -33,27 +33,7 @@ export function resolveInside(root: string, rel: string): string {
  */
 export function readTree(root: string): Tree {
   const tree: Tree = new Map();
-  if (!fs.existsSync(root)) return tree;
-  const rootStat = fs.lstatSync(root);
-  if (!rootStat.isDirectory()) {
-    throw new InputError({ file: root, message: 'is not a directory', fix: `move it away; meshgen writes a directory here` });
-  }
-  const walk = (dir: string, rel: string) => {
-    for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${ent.name}` : ent.name;
-      const abs = path.join(dir, ent.name);
-      if (ent.isDirectory()) walk(abs, r);
-      else if (ent.isFile()) tree.set(r, fs.readFileSync(abs, 'utf8'));
-      else {
-        throw new InputError({
-          file: path.join(path.basename(root), r),
-          message: 'is a symlink or special file inside the output directory',
-          fix: 'remove it; meshgen only writes regular files there',
-        });
-      }
-    }
-  };
-  walk(root, '');
+  for (const rel of listTree(root).keys()) tree.set(rel, fs.readFileSync(path.join(root, rel), 'utf8'));
   return tree;
 }
 
@@ -232,7 +212,7 @@ export class TreeWriter {
   }
 }
 
-/** Relative path → size of every regular file under `root` (symlinks and special files refused, as readTree). */
+/** Relative path → size of every regular file under `root`; symlinks and special files are refused. */
 function listTree(root: string): Map<string, number> {
   const out = new Map<string, number>();
   if (!fs.existsSync(root)) return out;
