@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { runCli } from '../helpers/cli';
+import { assertNoSecrets } from '../helpers/no-secrets';
 import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
 
 const FOUND = crdDirectory();
@@ -84,6 +85,7 @@ test('external-secrets: ExternalSecret cacerts, ExternalSecret remote secrets, P
     const text = fs.readFileSync(path.join(dir, 'dist', f), 'utf8');
     assert.doesNotMatch(text, /PRIVATE KEY|encryptedData|eyJhbGci/, f);
   }
+  assert.ok(assertNoSecrets(dir) > 20);
   if (KUBECTL) for (const c of ['cluster-east-1', 'cluster-west-1']) execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/clusters', c)]);
   fs.rmSync(dir, { recursive: true });
 });

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { runCli } from '../helpers/cli';
+import { assertNoSecrets } from '../helpers/no-secrets';
 import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
 
 const FOUND = crdDirectory();
@@ -94,6 +95,7 @@ test('helm: charts as Flux HelmReleases outside the cluster directory and as Arg
     execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/flux/cluster-east-1/helm')]);
   }
   if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  assert.ok(assertNoSecrets(dir) > 20);
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -126,6 +128,7 @@ test('sail: the Sail Istio resource carries the same values as the helm renderin
     ['mymeshname-cluster-west-1-istio-eastwestgateway'],
   );
   if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  assert.ok(assertNoSecrets(dir) > 20);
   fs.rmSync(dir, { recursive: true });
   fs.rmSync(helmDir, { recursive: true });
 });

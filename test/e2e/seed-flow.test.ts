@@ -13,6 +13,7 @@ import { before, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { createRootCa } from '../../src/pki';
 import { runCli } from '../helpers/cli';
+import { assertNoSecrets } from '../helpers/no-secrets';
 import { type SealedSecretObject, unsealSealedSecret } from '../helpers/unseal';
 import { hashTree } from '../helpers/workdir';
 
@@ -111,6 +112,7 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
     const r = await runCli(['synth', '--workdir', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /warning/);
+    assert.ok(assertNoSecrets(dir) > 40, 'no key or token in plaintext under dist/ or sealed/');
   });
 
   test('every cluster directory has exactly the files Istio needs, by stage, each listed in its kustomization.yaml', () => {

@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseTopology } from '../../src/topology/load';
 import { type MeshClusterSpec, type MeshSpec, makeMeshWorkdir, removePrivateFiles, sealingKeyPem, synthIn, writeTopology } from '../helpers/mesh-gen';
+import { assertNoSecrets } from '../helpers/no-secrets';
 import { type SealedSecretObject, unsealSealedSecret } from '../helpers/unseal';
 import { hashTree } from '../helpers/workdir';
 
@@ -324,6 +325,7 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
             'root-cert.pem',
           ]);
         }
+        assertNoSecrets(dir); // no private key or token of certs/ in plaintext under dist/ or sealed/
       }),
     );
   });
