@@ -2,16 +2,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { parse } from 'yaml';
-import yargs from 'yargs';
-import { discoverCommand } from '../../src/cli/discover';
-import type { Ctx } from '../../src/cli/main';
 import { clusterNameFor, discover, unifiedDiff } from '../../src/discover';
 import { InputError } from '../../src/errors';
 import { parseTopology } from '../../src/topology/load';
-import type { CliResult } from '../helpers/cli';
+import { type CliResult, runCli } from '../helpers/cli';
 import { hashTree, REPO_ROOT } from '../helpers/workdir';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'discover');
@@ -70,58 +66,19 @@ function problemsOf(fn: () => unknown): string {
  * with `env` merged into process.env for the run.
  */
 async function runDiscover(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => {
-    stdout += c;
-  });
-  err.on('data', (c) => {
-    stderr += c;
-  });
-  const ctx: Ctx = { stdout: out, stderr: err as unknown as NodeJS.WriteStream, stdin: Readable.from([]), exitCode: 0 };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  let code: number;
   try {
-    let usage: string | undefined;
-    let help = '';
-    await yargs([...args])
-      .scriptName('meshgen')
-      .option('workdir', { type: 'string', default: '.', global: true })
-      .option('debug', { type: 'boolean', default: false, global: true })
-      .command(discoverCommand(ctx))
-      .strict()
-      .env('MESHGEN')
-      .help()
-      .version(false)
-      .wrap(120)
-      .exitProcess(false)
-      .fail((msg, e) => {
-        if (e) throw e;
-        usage = msg;
-      })
-      .parseAsync([...args], {}, (_e, _argv, output) => {
-        help = output;
-      });
-    stdout += help;
-    code = usage === undefined ? ctx.exitCode : 2;
-    if (usage !== undefined) stderr += `meshgen: ${usage}\n`;
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    stderr += `error:\n${e.message}\n`;
-    code = 2;
+    return await runCli(args);
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
   }
-  return { code, stdout, stderr };
 }
 
 test('merges KUBECONFIG files as kubectl does, and keeps every comment, the key order and the formatting', () => {

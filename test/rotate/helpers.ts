@@ -1,17 +1,11 @@
 /**
- * Helpers of the rotation tests: the CLI (through `main` once it registers `rotate` / `rotate-root`, else through a
- * parser built the same way), openssl, and unsealing a cluster's `cacerts`.
+ * Helpers of the rotation tests: the CLI, openssl, and unsealing a cluster's `cacerts`.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parseAllDocuments } from 'yaml';
-import yargs from 'yargs';
-import type { Ctx } from '../../src/cli/main';
-import { rotateCommand, rotateRootCommand } from '../../src/cli/rotate';
-import { CheckFailed, InputError } from '../../src/errors';
 import { type CliResult, runCli } from '../helpers/cli';
 import { type SealedSecretObject, unsealSealedSecret } from '../helpers/unseal';
 import { REPO_ROOT } from '../helpers/workdir';
@@ -19,66 +13,9 @@ import { REPO_ROOT } from '../helpers/workdir';
 export const OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).error === undefined;
 export const NO_OPENSSL = OPENSSL ? false : 'openssl is not installed: certificate chains are not checked with `openssl verify`';
 
-let registered: boolean | undefined;
-
-/** Runs `meshgen <args>` in-process: through `main` when it knows `rotate`, else through an equivalent parser. */
+/** Runs `meshgen <args>` in-process. */
 export async function meshgen(args: readonly string[]): Promise<CliResult> {
-  registered ??= (await runCli(['rotate-root', '--help'])).stdout.includes('--phase');
-  if (registered || !['rotate', 'rotate-root'].includes(args[0])) return runCli(args);
-  return runStandalone(args);
-}
-
-/** `main`'s parser and error reporting, reduced to the two rotation commands (until main.ts registers them). */
-async function runStandalone(args: readonly string[]): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => {
-    stdout += c;
-  });
-  err.on('data', (c) => {
-    stderr += c;
-  });
-  const ctx: Ctx = { stdout: out, stderr: err as unknown as NodeJS.WriteStream, stdin: process.stdin, exitCode: 0 };
-  class Usage extends Error {}
-  const parser = yargs([...args])
-    .scriptName('meshgen')
-    .option('workdir', { type: 'string', default: '.', global: true })
-    .option('debug', { type: 'boolean', default: false, global: true })
-    .command(rotateCommand(ctx))
-    .command(rotateRootCommand(ctx))
-    .demandCommand(1)
-    .strict()
-    .help()
-    .version(false)
-    .wrap(120)
-    .exitProcess(false)
-    .fail((msg, e) => {
-      throw e ?? new Usage(msg);
-    });
-  let code: number;
-  try {
-    let help = '';
-    await parser.parseAsync([...args], {}, (_e, _a, output) => {
-      help = output;
-    });
-    if (help) stdout += `${help}\n`;
-    code = ctx.exitCode;
-  } catch (e) {
-    if (e instanceof Usage) {
-      stderr += `meshgen: ${e.message}\n`;
-      code = 2;
-    } else if (e instanceof InputError) {
-      stderr += `error:\n${e.message}\n`;
-      code = 2;
-    } else if (e instanceof CheckFailed) {
-      stderr += `${e.message}\n`;
-      code = 1;
-    } else throw e;
-  }
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout, stderr };
+  return runCli(args);
 }
 
 /** Whether synth wires the multi-root settings into the control plane (see the report: synth.ts / charts). */

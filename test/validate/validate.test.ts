@@ -1,23 +1,18 @@
 /**
  * `meshgen validate` on copies of the example mesh: clean as shipped, and each kind of problem flagged with its file,
- * what is wrong and the fix. The command is run through its command module in a yargs instance built like main()'s,
- * so these tests do not depend on the command being registered in main.ts.
+ * what is wrong and the fix.
  */
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import yargs from 'yargs';
-import type { GlobalArgs } from '../../src/cli/common';
-import type { Ctx } from '../../src/cli/main';
-import { validateCommand } from '../../src/cli/validate';
-import { formatProblem, InputError } from '../../src/errors';
+import { formatProblem } from '../../src/errors';
 import { CertStore, createIntermediateCa, createRootCa } from '../../src/pki';
 import { crdDirectory } from '../../src/schemas/crd-validator';
 import { synth } from '../../src/synth';
 import { type ValidateResult, validate } from '../../src/validate';
+import { type CliResult, runCli } from '../helpers/cli';
 import { makeExampleWorkdir } from '../helpers/workdir';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -73,64 +68,8 @@ async function sealingCert(from: Date, days: number): Promise<string> {
   return (await createRootCa({ org: 'sealed-secret', keySize: 2048, days, now: from })).certPem;
 }
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Runs `meshgen validate <args>` through its command module, in a yargs instance set up like main()'s (global
- * options, strict, MESHGEN_ env, usage and input errors exit 2).
- */
-async function runValidate(args: readonly string[]): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => {
-    stdout += c;
-  });
-  err.on('data', (c) => {
-    stderr += c;
-  });
-  const ctx: Ctx = { stdout: out, stderr: err as unknown as NodeJS.WriteStream, stdin: Readable.from([]), exitCode: 0 };
-  const parser = yargs([...args])
-    .scriptName('meshgen')
-    .option('workdir', { type: 'string', default: '.', global: true })
-    .option('debug', { type: 'boolean', default: false, global: true })
-    .option('crds', { type: 'string', global: true, hidden: true })
-    .command(validateCommand(ctx) as unknown as yargs.CommandModule<GlobalArgs, GlobalArgs>)
-    .demandCommand(1)
-    .strict()
-    .env('MESHGEN')
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .fail((msg, e) => {
-      throw e ?? new UsageError(msg);
-    });
-  let code: number;
-  try {
-    let help = '';
-    await parser.parseAsync([...args], {}, (_e, _a, output) => {
-      help = output;
-    });
-    if (help) stdout += `${help}\n`;
-    code = ctx.exitCode;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      stderr += `meshgen: ${e.message}\n`;
-      code = 2;
-    } else if (e instanceof InputError) {
-      stderr += `${e.message}\n`;
-      code = 2;
-    } else throw e;
-  }
-  return { code, stdout, stderr };
-}
-
-class UsageError extends Error {}
+/** Runs `meshgen <args>` (validate) in-process. */
+const runValidate = (args: readonly string[]): Promise<CliResult> => runCli(args);
 
 test('the example mesh validates clean', async () => {
   const dir = example();
