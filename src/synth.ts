@@ -17,7 +17,7 @@ import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
 import { recoverTree, type TreeDiff, TreeWriter } from './output/tree';
 import { CertStore, type IntermediatePublic, trustBundleFor } from './pki';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { type ClusterSeals, SEALED_DIR, SealedStore } from './secrets/sealed-store';
+import { SEALED_DIR, SealedStore } from './secrets/sealed-store';
 import { type Need, Sealer } from './secrets/sealer';
 import type { SealingCert } from './secrets/sealing-cert';
 import { readKeptToken } from './secrets/tokens';
@@ -123,7 +123,9 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       return false;
     });
   const sealing =
-    mesh.secrets.provider === 'sealed-secrets' ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf }) : undefined;
+    mesh.secrets.provider === 'sealed-secrets'
+      ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf, write: !opts.check })
+      : undefined;
   const treeWriter = new TreeWriter(distRoot, !opts.check);
   const writer = {
     add(rel: string, content: string): void {
@@ -198,8 +200,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     const existing = new Set(store.list());
     const toSave = sealing ? sealing.dirty() : [];
     const storeDiff: TreeDiff = {
-      added: toSave.filter((c) => !existing.has(c.cluster)).map((c) => SealedStore.fileOf(c.cluster)),
-      changed: toSave.filter((c) => existing.has(c.cluster)).map((c) => SealedStore.fileOf(c.cluster)),
+      added: toSave.filter((c) => !existing.has(c)).map((c) => SealedStore.fileOf(c)),
+      changed: toSave.filter((c) => existing.has(c)).map((c) => SealedStore.fileOf(c)),
       removed: [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
     };
     const distDiff = treeWriter.diff();
@@ -210,13 +212,14 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     };
     for (const w of warnings) log.warn(w);
     if (!opts.check) {
-      for (const cs of toSave) store.save(cs);
+      sealing?.commit();
       for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
       treeWriter.commit();
     }
     return { diff, createdIntermediates: created, sealed: sealing?.sealed ?? 0, warnings };
   } finally {
     treeWriter.discard();
+    sealing?.discard();
   }
 }
 
@@ -227,6 +230,8 @@ interface SealingContext {
   readonly noWork: boolean;
   readonly now?: Date;
   readonly needs: Need[];
+  /** Write the changed stores (as pending files until commit); false with --check. */
+  readonly write: boolean;
   /** The peers a cluster holds remote secrets for that have a server and CA. */
   readonly peersOf: (cluster: Cluster) => Cluster[];
 }
@@ -242,7 +247,8 @@ class Sealing {
   private readonly store: SealedStore;
   private readonly tokens = new Map<string, string | undefined>();
   private readonly unsealedTokens = new Map<string, Cluster>();
-  private readonly changed: ClusterSeals[] = [];
+  /** Clusters whose store changed; with `write`, each is already written as a pending file. */
+  private readonly changed: string[] = [];
 
   constructor(private readonly ctx: SealingContext) {
     this.certs = loadMeshSealingCerts(ctx.workdir, ctx.mesh, ctx.now ?? new Date());
@@ -292,13 +298,27 @@ class Sealing {
     const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
     cs.retain((secret) => wanted.has(secret));
     this.sealed += sealer.sealed;
-    if (cs.dirty) this.changed.push(cs);
+    if (cs.dirty) {
+      this.changed.push(cluster.name);
+      if (this.ctx.write) this.store.savePending(cs);
+    }
     return ca && Object.keys(cacerts).length === CACERTS_KEYS.length ? { provider: 'sealed-secrets', cacerts, remoteSecrets } : undefined;
   }
 
-  /** The stores that changed (to save). */
-  public dirty(): ClusterSeals[] {
+  /** The clusters whose store changed. */
+  public dirty(): readonly string[] {
     return this.changed;
+  }
+
+  /** Puts the changed stores in place. */
+  public commit(): void {
+    for (const c of this.changed) this.store.commitPending(c);
+    this.changed.length = 0;
+  }
+
+  /** Drops the changed stores (the run failed). */
+  public discard(): void {
+    for (const c of this.changed) this.store.discardPending(c);
   }
 
   /** After the last cluster: the warning about tokens not sealed yet (an error with `strict`). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from '../errors';
-import { writeFileAtomic } from '../fs-util';
+import { TMP_SUFFIX, writeFileAtomic } from '../fs-util';
 import { toYaml } from '../output/render';
 import { DNS1123_LABEL } from '../topology/schema';
 import { YamlSource } from '../topology/yaml-source';
@@ -138,6 +138,27 @@ export class SealedStore {
   public save(seals: ClusterSeals): void {
     writeFileAtomic(this.pathOf(seals.cluster), seals.render());
     seals.dirty = false;
+  }
+
+  /**
+   * Writes a cluster's store beside its file, to be put in place by {@link commitPending} once the whole run
+   * succeeded (or dropped by {@link discardPending}): a run keeps no more than one store in memory. The name ends in
+   * the temporary-file suffix, so a crash leaves nothing that the next run does not remove.
+   */
+  public savePending(seals: ClusterSeals): void {
+    const file = `${this.pathOf(seals.cluster)}${TMP_SUFFIX}pending`;
+    fs.mkdirSync(this.dir, { recursive: true });
+    fs.writeFileSync(file, seals.render());
+  }
+
+  /** Puts a pending store in place (an atomic rename). */
+  public commitPending(cluster: string): void {
+    fs.renameSync(`${this.pathOf(cluster)}${TMP_SUFFIX}pending`, this.pathOf(cluster));
+  }
+
+  /** Drops a pending store. */
+  public discardPending(cluster: string): void {
+    fs.rmSync(`${this.pathOf(cluster)}${TMP_SUFFIX}pending`, { force: true });
   }
 
   /** Clusters that have a store file. */
