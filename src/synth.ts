@@ -124,7 +124,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     });
   const sealing =
     mesh.secrets.provider === 'sealed-secrets'
-      ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf, write: !opts.check })
+      ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf, write: !opts.check && !tornDown })
       : undefined;
   const treeWriter = new TreeWriter(distRoot, !opts.check);
   const writer = {
@@ -198,11 +198,12 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     // nothing is sealed: stale files of sealed/ are removed.
     const store = new SealedStore(workdir);
     const existing = new Set(store.list());
-    const toSave = sealing ? sealing.dirty() : [];
+    // A torn-down mesh leaves sealed/ as it is: its ciphertext is what a later reinstall reuses.
+    const toSave = sealing && !tornDown ? sealing.dirty() : [];
     const storeDiff: TreeDiff = {
       added: toSave.filter((c) => !existing.has(c)).map((c) => SealedStore.fileOf(c)),
       changed: toSave.filter((c) => existing.has(c)).map((c) => SealedStore.fileOf(c)),
-      removed: [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
+      removed: tornDown ? [] : [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
     };
     const distDiff = treeWriter.diff();
     const diff: TreeDiff = {
@@ -312,6 +313,7 @@ class Sealing {
 
   /** Puts the changed stores in place. */
   public commit(): void {
+    if (!this.ctx.write) return;
     for (const c of this.changed) this.store.commitPending(c);
     this.changed.length = 0;
   }

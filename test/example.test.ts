@@ -179,3 +179,29 @@ test('seal-token --token-dir seals the tokens of every cluster in one run', asyn
   assert.match(unsealSealedSecret(key, west).data['cluster-west-1'].toString(), /token: eyJhbGciOiJSUzI1NiJ9\.rotated-context-west-1\.sig\n/);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('a torn-down mesh keeps sealed/ as it is, even when a sealing certificate changes meanwhile', async () => {
+  const dir = makeExampleWorkdir({ withPrivateKeys: true });
+  assert.equal((await runCli(['teardown', '--workdir', dir])).code, 0);
+  const sealed = hashTree(path.join(dir, 'sealed'));
+  const keyFile = path.join(SEALING_KEYS, 'cluster-east-2.key');
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyFile,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=sealed-secret',
+    '-out',
+    path.join(dir, 'sealing-certs/cluster-east-2.pem'),
+  ]);
+  const r = await runCli(['synth', '--workdir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(hashTree(path.join(dir, 'sealed')), sealed);
+  const check = await runCli(['synth', '--check', '--workdir', dir]);
+  assert.equal(check.code, 0, check.stdout);
+  fs.rmSync(dir, { recursive: true });
+});
