@@ -27,7 +27,8 @@ export interface ValidateOptions {
   /**
    * Directory of CRD YAML (and `k8s-schemas/`) to validate the manifests of dist/ against, relative to the current
    * directory.
-   * @default - `../shared/crds` next to the meshgen package; schema checks are skipped, with a note, when it is absent
+   * @default - `$MESHGEN_CRDS`, else `../shared/crds` next to the meshgen package; schema checks are skipped, with a note,
+   *   when neither exists
    */
   readonly crds?: string;
   /**
@@ -356,7 +357,7 @@ class Validation {
         dir = undefined;
       }
     } else {
-      ({ dir, reason } = crdDirectory({}));
+      ({ dir, reason } = crdDirectory()); // MESHGEN_CRDS, else ../shared/crds next to meshgen
     }
     if (dir === undefined) {
       this.notes.push(`schema checks were skipped: ${reason ?? 'no CRD directory'}`);
