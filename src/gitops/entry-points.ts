@@ -1,7 +1,7 @@
 import { ApiObject, type App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { type ClusterChart, Stage } from '../charts/cluster-chart';
-import { helmValuesFiles, IstioArgoApplications } from '../installers/argocd-applications';
+import { IstioArgoApplications } from '../installers/argocd-applications';
 import { ISTIO_CHARTS, type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease } from '../installers/helm-releases';
 import { renderKustomization, renderManifests } from '../output/render';
 import { TOPOLOGY_FILE } from '../topology/load';
