@@ -4,12 +4,8 @@ import { App, Chart } from 'cdk8s';
 import { Stage } from '../../src/charts/cluster-chart';
 import { FluxKustomizations } from '../../src/gitops/flux-kustomizations';
 import { MeshApplicationSet } from '../../src/gitops/mesh-application-set';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { parseTopology } from '../../src/topology/load';
-
-const FOUND = crdDirectory();
-const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
-const schemaSkip = FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}`;
+import { assertValid, registry, schemaSkip } from '../helpers/schemas';
 
 const MESH = parseTopology(`mesh_id: m1
 gitops:
@@ -29,15 +25,6 @@ function json(build: (chart: Chart) => void): any[] {
   const chart = new Chart(new App(), 'x', { disableResourceNameHashes: true });
   build(chart);
   return chart.toJson();
-}
-
-function assertValid(objs: any[]) {
-  if (!registry) return;
-  for (const o of objs) {
-    const r = registry.validate(o);
-    assert.ok(r.schema, `${o.kind} has a schema`);
-    assert.deepEqual(r.errors, [], `${o.kind}/${o.metadata.name}`);
-  }
 }
 
 test('ApplicationSet (list generator): one Application per cluster of dist/clusters/<cluster>, synced and pruned', () => {

@@ -13,12 +13,8 @@ import { MESH_LABEL } from '../../src/gitops/mesh-application-set';
 import { helmValuesFiles, ISTIO_APPLICATION_WAVES, IstioArgoApplications } from '../../src/installers/argocd-applications';
 import { translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
 import { HEADER } from '../../src/output/render';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { parseTopology } from '../../src/topology/load';
-
-const FOUND = crdDirectory();
-const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
-const schemaSkip = FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}`;
+import { assertValid, schemaSkip } from '../helpers/schemas';
 
 const MESH = parseTopology(`mesh_id: m1
 gitops:
@@ -36,15 +32,6 @@ function apps(props: Partial<ConstructorParameters<typeof IstioArgoApplications>
   const chart = Testing.chart();
   new IstioArgoApplications(chart, 'Istio', { meshId: 'm1', cluster: 'a', server: 'https://a.example.com:6443', gitops: GITOPS, ...props });
   return Testing.synth(chart);
-}
-
-function assertValid(objs: any[]) {
-  if (!registry) return;
-  for (const o of objs) {
-    const r = registry.validate(o);
-    assert.ok(r.schema, `${o.kind} has a schema`);
-    assert.deepEqual(r.errors, [], `${o.kind}/${o.metadata.name}`);
-  }
 }
 
 test('one Application per chart, named <mesh>-<cluster>-<release>, in Argo CD namespace and project', () => {

@@ -17,11 +17,7 @@ import {
   istioReleaseName,
 } from '../../src/installers/helm-releases';
 import { translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
-
-const FOUND = crdDirectory();
-const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
-const schemaSkip = FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}`;
+import { assertValid, schemaSkip } from '../helpers/schemas';
 
 function iop(build: (c: Construct) => void): Record<string, any> {
   const chart = Testing.chart();
@@ -39,15 +35,6 @@ function objectsOf(scope: Construct): any[] {
     .findAll()
     .filter((c): c is ApiObject => ApiObject.isApiObject(c))
     .map((o) => o.toJson());
-}
-
-function assertValid(objs: any[]) {
-  if (!registry) return;
-  for (const o of objs) {
-    const r = registry.validate(o);
-    assert.ok(r.schema, `${o.kind} has a schema`);
-    assert.deepEqual(r.errors, [], `${o.kind}/${o.metadata.name}`);
-  }
 }
 
 test('control-plane stage: HelmRepository istio and HelmReleases istio-base and istiod (dependsOn istio-base)', () => {
