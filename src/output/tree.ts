@@ -37,65 +37,13 @@ export function readTree(root: string): Tree {
   return tree;
 }
 
-/** Compares the tree on disk with the generated one. Lists are sorted. */
-export function diffTrees(current: Tree, next: Tree): TreeDiff {
-  const added: string[] = [];
-  const changed: string[] = [];
-  const removed: string[] = [];
-  for (const [p, content] of next) {
-    const old = current.get(p);
-    if (old === undefined) added.push(p);
-    else if (old !== content) changed.push(p);
-  }
-  for (const p of current.keys()) if (!next.has(p)) removed.push(p);
-  return { added: added.sort(), changed: changed.sort(), removed: removed.sort() };
-}
-
 /** True when the diff is empty. */
 export function isClean(d: TreeDiff): boolean {
   return d.added.length === 0 && d.changed.length === 0 && d.removed.length === 0;
 }
 
 /**
- * Replaces the directory `root` by `next` so that a crash at any moment leaves either the old tree or the new
- * one (after `recoverTree`): the new tree is written beside the old one (unchanged files are hard-linked, not
- * rewritten), then swapped in with two renames. A no-change run touches nothing.
- */
-export function writeTree(root: string, current: Tree, next: Tree): TreeDiff {
-  const diff = diffTrees(current, next);
-  if (isClean(diff) && fs.existsSync(root)) return diff;
-  const { staging, retired } = swapPaths(root);
-  recoverTree(root);
-  fs.rmSync(staging, { recursive: true, force: true });
-  fs.mkdirSync(staging, { recursive: true });
-  const dirs = new Set<string>();
-  for (const [rel, content] of [...next].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const dest = resolveInside(staging, rel);
-    const dir = path.dirname(dest);
-    if (!dirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      dirs.add(dir);
-    }
-    if (current.get(rel) === content) {
-      try {
-        fs.linkSync(resolveInside(root, rel), dest);
-        continue;
-      } catch {
-        // fall through to a plain write (e.g. a file system without hard links)
-      }
-    }
-    fs.writeFileSync(dest, content);
-  }
-  fsyncDir(staging);
-  // The swap: the only moment without `root` is between these two renames; recoverTree handles a crash there.
-  if (fs.existsSync(root)) fs.renameSync(root, retired);
-  fs.renameSync(staging, root);
-  fs.rmSync(retired, { recursive: true, force: true });
-  return diff;
-}
-
-/**
- * Cleans up after an interrupted writeTree: a half-written staging tree is discarded; if the crash came
+ * Cleans up after an interrupted TreeWriter.commit: a half-written staging tree is discarded; if the crash came
  * between the two renames, the old tree is put back.
  */
 export function recoverTree(root: string): void {
@@ -128,7 +76,7 @@ function fsyncDir(dir: string): void {
  * Writes a generated tree file by file, comparing each with what is on disk as it comes, so that memory holds one
  * file at a time (a mesh of hundreds of clusters has hundreds of megabytes of manifests). Files that did not change
  * are hard-linked into the new tree, not rewritten; a run where nothing changed touches nothing. `commit()` swaps the
- * new tree in as `writeTree` does; `discard()` drops it.
+ * new tree in with two renames (a crash between them is undone by `recoverTree`); `discard()` drops it.
  */
 export class TreeWriter {
   private readonly existing: Map<string, number>;

@@ -4,15 +4,22 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors';
-import { diffTrees, readTree, recoverTree, resolveInside, swapPaths, writeTree } from '../../src/output/tree';
+import { readTree, recoverTree, resolveInside, swapPaths, type Tree, type TreeDiff, TreeWriter } from '../../src/output/tree';
+
+/** Writes `next` as synth does: file by file through a TreeWriter, then the swap. */
+function writeTree(root: string, next: Tree): TreeDiff {
+  const w = new TreeWriter(root, true);
+  for (const [rel, content] of next) w.add(rel, content);
+  return w.commit();
+}
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-tree-'));
 const tree = (o: Record<string, string>) => new Map(Object.entries(o));
 
-test('writeTree writes the new tree, deletes files that are gone, and reports the diff', () => {
+test('TreeWriter writes the new tree, deletes files that are gone, and reports the diff', () => {
   const root = path.join(tmp(), 'dist');
-  writeTree(root, readTree(root), tree({ 'clusters/a/x.yaml': 'x', 'clusters/b/y.yaml': 'y' }));
-  const d = writeTree(root, readTree(root), tree({ 'clusters/a/x.yaml': 'x2', 'clusters/c/z.yaml': 'z' }));
+  writeTree(root, tree({ 'clusters/a/x.yaml': 'x', 'clusters/b/y.yaml': 'y' }));
+  const d = writeTree(root, tree({ 'clusters/a/x.yaml': 'x2', 'clusters/c/z.yaml': 'z' }));
   assert.deepEqual(d, { added: ['clusters/c/z.yaml'], changed: ['clusters/a/x.yaml'], removed: ['clusters/b/y.yaml'] });
   assert.deepEqual(readTree(root), tree({ 'clusters/a/x.yaml': 'x2', 'clusters/c/z.yaml': 'z' }));
   assert.ok(!fs.existsSync(path.join(root, 'clusters/b')), 'the directory of a removed cluster is gone');
@@ -22,18 +29,18 @@ test('writeTree writes the new tree, deletes files that are gone, and reports th
 
 test('a run with no change touches nothing; unchanged files are not rewritten', () => {
   const root = path.join(tmp(), 'dist');
-  writeTree(root, new Map(), tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
+  writeTree(root, tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
   const inoA = fs.statSync(path.join(root, 'a.yaml')).ino;
   const dirIno = fs.statSync(root).ino;
-  writeTree(root, readTree(root), tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
+  writeTree(root, tree({ 'a.yaml': 'a', 'b.yaml': 'b' }));
   assert.equal(fs.statSync(root).ino, dirIno, 'no swap when nothing changed');
-  writeTree(root, readTree(root), tree({ 'a.yaml': 'a', 'b.yaml': 'b2' }));
+  writeTree(root, tree({ 'a.yaml': 'a', 'b.yaml': 'b2' }));
   assert.equal(fs.statSync(path.join(root, 'a.yaml')).ino, inoA, 'the unchanged file is hard-linked, not rewritten');
 });
 
 test('recoverTree puts the old tree back after a crash between the two renames, and drops a half-written tree', () => {
   const root = path.join(tmp(), 'dist');
-  writeTree(root, new Map(), tree({ 'a.yaml': 'old' }));
+  writeTree(root, tree({ 'a.yaml': 'old' }));
   const { staging, retired } = swapPaths(root);
   // Crash after `rename(root, retired)`, before `rename(staging, root)`.
   fs.mkdirSync(staging);
@@ -67,6 +74,8 @@ test('fails when a path would leave the output root', () => {
   assert.equal(resolveInside(root, 'clusters/a/x.yaml'), path.join(root, 'clusters/a/x.yaml'));
 });
 
-test('diffTrees sorts its lists', () => {
-  assert.deepEqual(diffTrees(tree({ b: '1', a: '1' }), tree({ d: '1', c: '1' })), { added: ['c', 'd'], changed: [], removed: ['a', 'b'] });
+test('TreeWriter sorts the lists of its diff', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, tree({ b: '1', a: '1' }));
+  assert.deepEqual(writeTree(root, tree({ d: '1', c: '1' })), { added: ['c', 'd'], changed: [], removed: ['a', 'b'] });
 });
