@@ -1,8 +1,10 @@
 import { Construct } from 'constructs';
 import {
   ExternalSecret,
+  type ExternalSecretSpecData,
   ExternalSecretSpecSecretStoreRefKind,
   ExternalSecretSpecTargetCreationPolicy,
+  type ExternalSecretSpecTargetTemplate,
   ExternalSecretSpecTargetTemplateEngineVersion,
   PushSecret,
   PushSecretSpecSecretStoreRefsKind,
@@ -49,18 +51,11 @@ export interface ExternalCaCertsProps {
 export class ExternalCaCerts extends Construct {
   constructor(scope: Construct, id: string, props: ExternalCaCertsProps) {
     super(scope, id);
-    new ExternalSecret(this, 'Resource', {
-      metadata: { name: CaCerts.NAME, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
-      spec: {
-        refreshInterval: REFRESH,
-        secretStoreRef: { kind: storeKind(props.store), name: props.store.name },
-        target: {
-          name: CaCerts.NAME,
-          creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
-          template: { type: 'Opaque', engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2 },
-        },
-        data: CACERTS_KEYS.map((k) => ({ secretKey: k, remoteRef: { key: cacertsKey(props.prefix, props.cluster), property: k } })),
-      },
+    istioExternalSecret(this, {
+      name: CaCerts.NAME,
+      store: props.store,
+      template: { type: 'Opaque', engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2 },
+      data: CACERTS_KEYS.map((k) => ({ secretKey: k, remoteRef: { key: cacertsKey(props.prefix, props.cluster), property: k } })),
     });
   }
 }
@@ -85,23 +80,16 @@ export class ExternalRemoteSecret extends Construct {
   constructor(scope: Construct, id: string, props: ExternalRemoteSecretProps) {
     super(scope, id);
     const name = remoteSecretName(props.peer);
-    new ExternalSecret(this, 'Resource', {
-      metadata: { name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
-      spec: {
-        refreshInterval: REFRESH,
-        secretStoreRef: { kind: storeKind(props.store), name: props.store.name },
-        target: {
-          name,
-          creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
-          template: {
-            engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2,
-            type: 'Opaque',
-            metadata: { labels: { 'istio/multiCluster': 'true' }, annotations: { 'networking.istio.io/cluster': props.peer } },
-            data: { [props.peer]: kubeconfigTemplate(props, '{{ .token }}') },
-          },
-        },
-        data: [{ secretKey: 'token', remoteRef: { key: readerTokenKey(props.prefix, props.peer), property: 'token' } }],
+    istioExternalSecret(this, {
+      name,
+      store: props.store,
+      template: {
+        engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2,
+        type: 'Opaque',
+        metadata: { labels: { 'istio/multiCluster': 'true' }, annotations: { 'networking.istio.io/cluster': props.peer } },
+        data: { [props.peer]: kubeconfigTemplate(props, '{{ .token }}') },
       },
+      data: [{ secretKey: 'token', remoteRef: { key: readerTokenKey(props.prefix, props.peer), property: 'token' } }],
     });
   }
 }
@@ -145,8 +133,27 @@ export class ReaderTokenPush extends Construct {
   }
 }
 
-function storeKind(store: SecretStoreRef): ExternalSecretSpecSecretStoreRefKind {
-  return store.kind === 'ClusterSecretStore'
-    ? ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
-    : ExternalSecretSpecSecretStoreRefKind.SECRET_STORE;
+/**
+ * An ExternalSecret in istio-system that owns the Secret of the same name, in the wave before the control plane,
+ * refreshed hourly from the store.
+ */
+function istioExternalSecret(
+  scope: Construct,
+  props: { name: string; store: SecretStoreRef; template: ExternalSecretSpecTargetTemplate; data: ExternalSecretSpecData[] },
+): ExternalSecret {
+  return new ExternalSecret(scope, 'Resource', {
+    metadata: { name: props.name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
+    spec: {
+      refreshInterval: REFRESH,
+      secretStoreRef: {
+        kind:
+          props.store.kind === 'ClusterSecretStore'
+            ? ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
+            : ExternalSecretSpecSecretStoreRefKind.SECRET_STORE,
+        name: props.store.name,
+      },
+      target: { name: props.name, creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER, template: props.template },
+      data: props.data,
+    },
+  });
 }
