@@ -1,8 +1,8 @@
 import { ApiObject, type App, Chart } from 'cdk8s';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { type ClusterChart, Stage } from '../charts/cluster-chart';
 import { IstioArgoApplications } from '../installers/argocd-applications';
-import { ISTIO_CHARTS, type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease } from '../installers/helm-releases';
+import { ISTIO_CHARTS, type IstioChart, IstioHelmReleases } from '../installers/helm-releases';
 import { renderKustomization, renderManifests } from '../output/render';
 import { TOPOLOGY_FILE } from '../topology/load';
 import type { Cluster, Mesh } from '../topology/model';
@@ -81,7 +81,13 @@ export function gitopsFiles(
     if (values && (values.istiod || values.gateway)) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
       const releases = new Chart(app, `flux-helm-${c.name}`, { disableResourceNameHashes: true });
-      new IstioFluxReleases(releases, 'Releases', { values, version: istio.version, revision: istio.revision });
+      new IstioHelmReleases(releases, 'Releases', {
+        base: values.base,
+        istiod: values.istiod,
+        gateway: values.gateway,
+        version: istio.version,
+        revision: istio.revision,
+      });
       out.set(`flux/${c.name}/helm/releases.yaml`, render(releases));
       out.set(`flux/${c.name}/helm/kustomization.yaml`, renderKustomization(['releases.yaml']));
       stages.push({ name: istio.installer === 'helm' ? 'istio-control-plane' : 'istio-gateway', path: `${fluxDir}/helm` });
@@ -93,20 +99,6 @@ export function gitopsFiles(
     out.set(`flux/${c.name}/kustomization.yaml`, renderKustomization([FluxKustomizations.FILE]));
   }
   return out;
-}
-
-/** Flux HelmRepository and HelmReleases of a cluster's charts (base and istiod with helm; the gateway with both). */
-class IstioFluxReleases extends Construct {
-  constructor(scope: Construct, id: string, props: { values: ClusterHelm; version?: string; revision?: string }) {
-    super(scope, id);
-    const { values, version, revision } = props;
-    if (values.base && values.istiod) {
-      new IstioControlPlaneReleases(this, 'ControlPlane', { base: values.base, istiod: values.istiod, version, revision });
-      if (values.gateway) new IstioGatewayRelease(this, 'Gateway', { gateway: values.gateway, version, revision });
-    } else if (values.gateway) {
-      new IstioGatewayRelease(this, 'Gateway', { gateway: values.gateway, version, revision, withoutIstiodRelease: true });
-    }
-  }
 }
 
 /** One warning per untranslatable IstioOperator field, naming the clusters it concerns. */

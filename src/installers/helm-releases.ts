@@ -87,10 +87,16 @@ export interface IstioGatewayReleaseProps extends IstioHelmReleaseOptions {
 
 /** Props of all the Flux objects of an Istio Helm install. */
 export interface IstioHelmReleasesProps extends IstioHelmReleaseOptions {
-  /** Values of the `base` chart. */
-  readonly base: HelmValues;
-  /** Values of the `istiod` chart. */
-  readonly istiod: HelmValues;
+  /**
+   * Values of the `base` chart (with `istiod`).
+   * @default - no control plane release: it is installed otherwise (the Sail Operator)
+   */
+  readonly base?: HelmValues;
+  /**
+   * Values of the `istiod` chart (with `base`).
+   * @default - no control plane release
+   */
+  readonly istiod?: HelmValues;
   /**
    * Values of the `gateway` chart, for a cluster that gets the east-west gateway.
    * @default - no gateway release
@@ -167,22 +173,24 @@ export class IstioGatewayRelease extends Construct {
 }
 
 /**
- * Every Flux object of a cluster's Istio Helm install, split by stage: place {@link controlPlane} in `control-plane/`
- * and {@link gateway} in `post-install/` (the gateway needs a running istiod to inject it). Do not place this construct
- * itself, or its objects would be written twice.
+ * Every Flux object of a cluster's Istio Helm install, in one directory that a Flux Kustomization applies after the
+ * secrets: the HelmRepository, `istio-base` and `istiod` (helm installer), and `istio-eastwestgateway` (which
+ * `dependsOn` istiod, or stands alone when the Sail Operator installs the control plane).
  */
 export class IstioHelmReleases extends Construct {
-  /** HelmRepository, `istio-base` and `istiod`: the `control-plane/` stage. */
-  public readonly controlPlane: IstioControlPlaneReleases;
-  /** `istio-eastwestgateway`: the `post-install/` stage; undefined without gateway values. */
+  /** HelmRepository, `istio-base` and `istiod`; undefined without base and istiod values. */
+  public readonly controlPlane?: IstioControlPlaneReleases;
+  /** `istio-eastwestgateway`; undefined without gateway values. */
   public readonly gateway?: IstioGatewayRelease;
 
   constructor(scope: Construct, id: string, props: IstioHelmReleasesProps) {
     super(scope, id);
-    const revision = resolveRevision(props.revision, props.istiod, 'IstioHelmReleases');
-    this.controlPlane = new IstioControlPlaneReleases(this, 'ControlPlane', { ...props, revision });
-    if (props.gateway) {
-      this.gateway = new IstioGatewayRelease(this, 'Gateway', { gateway: props.gateway, version: props.version, revision });
+    const { base, istiod, gateway, version } = props;
+    if ((base === undefined) !== (istiod === undefined)) throw new Error('IstioHelmReleases: pass both base and istiod values, or neither');
+    const revision = istiod ? resolveRevision(props.revision, istiod, 'IstioHelmReleases') : props.revision;
+    if (base && istiod) this.controlPlane = new IstioControlPlaneReleases(this, 'ControlPlane', { base, istiod, version, revision });
+    if (gateway) {
+      this.gateway = new IstioGatewayRelease(this, 'Gateway', { gateway, version, revision, withoutIstiodRelease: this.controlPlane === undefined });
     }
   }
 }

@@ -44,7 +44,7 @@ test('control-plane stage: HelmRepository istio and HelmReleases istio-base and 
   // WHEN
   const releases = new IstioHelmReleases(chart, 'Istio', { base: t.base, istiod: t.istiod, gateway: gateway().gateway, version: 'v1.30.3' });
   // THEN
-  const [repo, base, istiod] = objectsOf(releases.controlPlane);
+  const [repo, base, istiod] = objectsOf(releases.controlPlane!);
   assert.deepEqual(repo, {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
     kind: 'HelmRepository',
@@ -92,7 +92,7 @@ test('post-install stage: HelmRelease istio-eastwestgateway of the gateway chart
     networkGateway: 'network1',
   });
   // Nothing is shared between the two stages.
-  const cpNames = objectsOf(releases.controlPlane).map((o) => `${o.kind}/${o.metadata.name}`);
+  const cpNames = objectsOf(releases.controlPlane!).map((o) => `${o.kind}/${o.metadata.name}`);
   assert.deepEqual(cpNames, ['HelmRepository/istio', 'HelmRelease/istio-base', 'HelmRelease/istiod']);
   assertValid(objs);
 });
@@ -101,7 +101,7 @@ test('without gateway values there is no gateway release; without a version no c
   const t = controlPlane();
   const releases = new IstioHelmReleases(Testing.chart(), 'Istio', { base: t.base, istiod: t.istiod });
   assert.equal(releases.gateway, undefined);
-  const [, base, istiod] = objectsOf(releases.controlPlane);
+  const [, base, istiod] = objectsOf(releases.controlPlane!);
   assert.equal(base.spec.chart.spec.version, undefined);
   assert.equal(istiod.spec.chart.spec.version, undefined);
   assert.equal(base.spec.values, undefined, 'empty base values are left out');
@@ -111,12 +111,12 @@ test('revision: the istiod release is istiod-<revision> and the gateway depends 
   const t = controlPlane({ revision: '1-30' });
   const chart = Testing.chart();
   const releases = new IstioHelmReleases(chart, 'Istio', { base: t.base, istiod: t.istiod, gateway: gateway('1-30').gateway });
-  const [, base, istiod] = objectsOf(releases.controlPlane);
+  const [, base, istiod] = objectsOf(releases.controlPlane!);
   assert.equal(istiod.metadata.name, 'istiod-1-30');
   assert.equal(istiod.spec.releaseName, 'istiod-1-30');
   assert.equal(istiod.spec.values.revision, '1-30');
   assert.equal(base.spec.values.defaultRevision, '1-30');
-  assert.equal(releases.controlPlane.istiodReleaseName, 'istiod-1-30');
+  assert.equal(releases.controlPlane!.istiodReleaseName, 'istiod-1-30');
   const [gw] = objectsOf(releases.gateway!);
   assert.deepEqual(gw.spec.dependsOn, [{ name: 'istiod-1-30' }]);
   assert.equal(gw.spec.values.revision, '1-30');
