@@ -55,3 +55,19 @@ export function readIfExists(file: string): string | undefined {
     throw e;
   }
 }
+
+/**
+ * Appends to `.gitignore` the lines of `lines` it lacks (comment lines only go along with a missing rule), keeping
+ * everything it already holds. Returns the rules added.
+ */
+export function ensureGitignore(workdir: string, lines: readonly string[]): string[] {
+  const file = path.join(workdir, '.gitignore');
+  const current = readIfExists(file) ?? '';
+  const have = new Set(current.split(/\r?\n/));
+  const missing = lines.filter((l) => !l.startsWith('#') && !have.has(l));
+  if (missing.length === 0) return [];
+  const add = lines.filter((l) => !have.has(l) && (missing.includes(l) || l.startsWith('#')));
+  const sep = current === '' || current.endsWith('\n') ? '' : '\n';
+  writeFileAtomic(file, `${current}${sep}${add.join('\n')}\n`);
+  return missing;
+}

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors';
-import { writeFileAtomic } from './fs-util';
+import { ensureGitignore, writeFileAtomic } from './fs-util';
 import { CertStore, createRootCa } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
@@ -108,15 +108,10 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
   writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH)));
 
   // .gitignore: append the lines that are missing.
-  const gi = path.join(workdir, '.gitignore');
-  const current = fs.existsSync(gi) ? fs.readFileSync(gi, 'utf8') : '';
-  const have = new Set(current.split(/\r?\n/));
-  const missing = GITIGNORE_LINES.filter((l) => !have.has(l));
-  if (missing.some((l) => !l.startsWith('#'))) {
-    const sep = current === '' || current.endsWith('\n') ? '' : '\n';
-    writeFileAtomic(gi, `${current}${sep}${missing.join('\n')}\n`);
-    (current === '' ? created : kept).push(current === '' ? '.gitignore' : '.gitignore (private-key lines added)');
-  } else kept.push('.gitignore');
+  const hadGitignore = fs.existsSync(path.join(workdir, '.gitignore'));
+  if (ensureGitignore(workdir, GITIGNORE_LINES).length === 0) kept.push('.gitignore');
+  else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
+  else created.push('.gitignore');
   return { created, kept, warnings };
 }
 

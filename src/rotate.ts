@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
-import { PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
+import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
 import {
   CERTS_DIR,
   CertStore,
@@ -23,6 +23,7 @@ import {
   NEXT_ROOT_CERT_FILE,
   NEXT_ROOT_DIR,
   NEXT_ROOT_KEY_FILE,
+  organisationOf,
   parseCertificate,
   phaseBundle,
   RETIRED_ROOTS_DIR,
@@ -181,7 +182,7 @@ export async function rotateIntermediates(opts: RotateOptions): Promise<RotateRe
     }),
   );
 
-  const gitignore = ensureGitignore(workdir);
+  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
   for (const { cluster, files } of fresh) {
     store.replaceIntermediate(cluster, files);
     const info = certificateInfo(files.caCertPem);
@@ -324,7 +325,7 @@ async function rotateRootAdd(
   for (const cluster of clusters) problems.push(...checkIntermediate(workdir, cluster, [oldPem], ROOT_CERT_FILE));
   if (problems.length > 0) throw new InputError(problems);
 
-  const gitignore = ensureGitignore(workdir);
+  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
   let reusedRoot = false;
   let nextPem = readIfExists(path.join(workdir, NEXT_ROOT_CERT_FILE));
   if (nextPem !== undefined) {
@@ -414,7 +415,7 @@ async function rotateRootSwitch(
       return { cluster, files: checked(cluster, { ...made, rootCertPem: bundle }) };
     }),
   );
-  const gitignore = ensureGitignore(workdir);
+  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
   writeRotationState(workdir, { ...state, phase: 'switch' });
   for (const { cluster, files } of fresh) store.replaceIntermediate(cluster, files);
   for (const cluster of clusters) store.readIntermediate(cluster);
@@ -458,7 +459,7 @@ function rotateRootFinish(workdir: string, store: CertStore, state: RotationStat
     }
     if (problems.length > 0) throw new InputError(problems);
   }
-  const gitignore = ensureGitignore(workdir);
+  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
   if (state.phase === 'switch') writeRotationState(workdir, { ...state, phase: 'finish' });
 
   // Each step below is idempotent, so a re-run completes an interrupted finish.
@@ -569,29 +570,8 @@ export function resolveClusters(mesh: Mesh, values: readonly string[], flag: str
 }
 
 /** Appends the missing {@link ROTATION_GITIGNORE_LINES} to `.gitignore` (created if absent); returns the lines added. */
-function ensureGitignore(workdir: string): string[] {
-  const file = path.join(workdir, '.gitignore');
-  const current = readIfExists(file) ?? '';
-  const have = new Set(current.split(/\r?\n/));
-  const missing = ROTATION_GITIGNORE_LINES.filter((l) => !l.startsWith('#') && !have.has(l));
-  if (missing.length === 0) return [];
-  const header = have.has(ROTATION_GITIGNORE_LINES[0]) ? [] : [ROTATION_GITIGNORE_LINES[0]];
-  const sep = current === '' || current.endsWith('\n') ? '' : '\n';
-  writeFileAtomic(file, `${current}${sep}${[...header, ...missing].join('\n')}\n`);
-  return missing;
-}
-
 function readCaCert(workdir: string, cluster: string): string | undefined {
   return readIfExists(path.join(workdir, CERTS_DIR, cluster, 'ca-cert.pem'));
-}
-
-/** The O= of a certificate's subject, or undefined when there is none or the text does not parse. */
-function organisationOf(certPem: string | undefined): string | undefined {
-  if (certPem === undefined) return undefined;
-  const cert = parseCertificate(certPem);
-  if (cert instanceof Error) return undefined;
-  const o = cert.subject.split('\n').find((l) => l.startsWith('O='));
-  return o ? o.slice(2) : undefined;
 }
 
 function keyMatchesPem(cert: crypto.X509Certificate, keyPem: string): boolean {

@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
@@ -11,7 +10,7 @@ import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
 import { recoverTree, type TreeDiff, TreeWriter } from './output/tree';
-import { CertStore, type IntermediatePublic, trustBundleFor } from './pki';
+import { CertStore, type IntermediatePublic, organisationOf, trustBundleFor } from './pki';
 import { SEALED_DIR, SealedStore } from './secrets/sealed-store';
 import type { Need } from './secrets/sealer';
 import { Sealing } from './secrets/sealing';
@@ -92,7 +91,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   if (noWork) {
     for (const c of missingCa) needs.push({ what: `certs/${c.name}/`, why: `the intermediate CA of ${c.name} does not exist yet` });
   }
-  const org = mesh.org ?? organisationOf(root.certPem);
+  const org = mesh.org ?? organisationOf(root.certPem) ?? 'Istio';
   const { created, intermediates } = await certStore.ensureIntermediates(
     mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
     {
@@ -216,13 +215,6 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     treeWriter.discard();
     sealing?.discard();
   }
-}
-
-/** The O= of a certificate's subject: intermediates get the root's organisation unless topology sets `org`. */
-function organisationOf(certPem: string): string {
-  const subject = new X509Certificate(certPem).subject;
-  const o = subject.split('\n').find((l) => l.startsWith('O='));
-  return o ? o.slice(2) : 'Istio';
 }
 
 function formatWarning(w: Warning): string {

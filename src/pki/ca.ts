@@ -354,3 +354,12 @@ function withTrailingNewline(s: string): string {
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The O= of a certificate's subject, or undefined when there is none or the text does not parse. */
+export function organisationOf(certPem: string | undefined): string | undefined {
+  if (certPem === undefined) return undefined;
+  const cert = parseCertificate(certPem);
+  if (cert instanceof Error) return undefined;
+  const o = cert.subject.split('\n').find((l) => l.startsWith('O='));
+  return o ? o.slice(2) : undefined;
+}
