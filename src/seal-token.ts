@@ -4,10 +4,11 @@ import { InputError, type Problem } from './errors';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
 import { Sealer } from './secrets/sealer';
+import { sealRemoteSecret } from './secrets/sealing';
 import type { SealingCert } from './secrets/sealing-cert';
 import { keepToken, normalizeToken } from './secrets/tokens';
 import { loadTopology } from './topology/load';
-import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
+import { type Cluster, type Mesh, remoteSecretPeers } from './topology/model';
 import { nearest } from './topology/validate';
 
 /** One token to seal: the kube context whose reader token it is. */
@@ -72,7 +73,8 @@ export function sealTokens(opts: SealTokenOptions): SealTokenResult[] {
     const hs = holdersOf(cluster);
     for (const h of hs) {
       const sealer = new Sealer(stores.get(h.name) as ClusterSeals, certs.get(h.name) as SealingCert, false, []);
-      sealer.resolve(remoteSecretName(cluster.name), cluster.name, token, token);
+      if (cluster.server === undefined || cluster.certificateAuthorityData === undefined) continue;
+      sealRemoteSecret(sealer, { peer: cluster, server: cluster.server, certificateAuthorityData: cluster.certificateAuthorityData }, token);
       sealed += sealer.sealed;
     }
     results.push({ cluster: cluster.name, holders: hs.map((h) => h.name), sealed });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { ClusterChart, type ClusterSecrets, STAGES } from './charts/cluster-chart';
+import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES } from './charts/cluster-chart';
 import { CheckFailed, InputError } from './errors';
 import { removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
@@ -161,6 +161,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
         writer.add(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
       }
       writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
+      // The merged IstioOperators: `istioctl install -f` input, listed in no kustomization (nothing applies them).
+      for (const [file, object] of chart.istioctl) writer.add(`${dir}/${file}`, renderManifests([object], ISTIOCTL_HEADER));
       if (chart.helm) {
         helm.set(cluster.name, chart.helm);
         // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).

@@ -15,6 +15,11 @@ export interface ControlPlaneProps {
   /** `values.global.network`. */
   readonly network: string;
   /**
+   * `meshConfig.trustDomain`: the mesh trust domain (topology.yaml `trustDomain`).
+   * @default - Istio's default, cluster.local
+   */
+  readonly trustDomain?: string;
+  /**
    * `spec.revision`: the control plane's revision.
    * @default - no revision
    */
@@ -64,10 +69,11 @@ export class ControlPlane extends Construct {
     const values: Record<string, unknown> = { global };
     const overlay: Record<string, unknown> = { values };
     if (props.revision) overlay.revision = props.revision;
+    if (props.trustDomain) overlay.meshConfig = { trustDomain: props.trustDomain };
     if (props.externalIstiod) global.externalIstiod = true;
     if (props.multiRoot) {
       values.pilot = { env: { ISTIO_MULTIROOT_MESH: 'true' } };
-      overlay.meshConfig = { defaultConfig: { proxyMetadata: { PROXY_CONFIG_XDS_AGENT: 'true' } } };
+      overlay.meshConfig = { ...(overlay.meshConfig as object), defaultConfig: { proxyMetadata: { PROXY_CONFIG_XDS_AGENT: 'true' } } };
     }
     if (props.remote) {
       overlay.profile = 'remote';

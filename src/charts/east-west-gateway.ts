@@ -29,6 +29,8 @@ export interface EastWestGatewayProps {
  */
 export class EastWestGateway extends Construct {
   public static readonly FILE = 'eastwest-gateway.yaml';
+  /** metadata.name of the IstioOperator (as `gen-eastwest-gateway.sh` names it). */
+  public static readonly NAME = 'eastwest';
   /** The selector label value of the gateway pods (`istio: eastwestgateway`). */
   public static readonly SELECTOR = 'eastwestgateway';
 
@@ -74,9 +76,9 @@ export class EastWestGateway extends Construct {
   constructor(scope: Construct, id: string, props: EastWestGatewayProps) {
     super(scope, id);
     new IstioOperator(this, 'Resource', {
-      name: 'eastwest',
+      name: EastWestGateway.NAME,
       namespace: ISTIO_NAMESPACE,
-      annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE),
+      annotations: syncWave(SyncWave.GATEWAY),
       spec: EastWestGateway.spec(props),
     });
   }

@@ -34,7 +34,7 @@ export class IstiodExposure extends Construct {
         servers: [
           { port: { name: 'tls-istiod', number: 15012, protocol: 'tls' }, tls: { mode: GatewaySpecServersTlsMode.PASSTHROUGH }, hosts: ['*'] },
           {
-            port: { name: rev ? 'tls-webhook' : 'tls-istiodwebhook', number: 15017, protocol: 'tls' },
+            port: { name: 'tls-istiodwebhook', number: 15017, protocol: 'tls' },
             tls: { mode: GatewaySpecServersTlsMode.PASSTHROUGH },
             hosts: ['*'],
           },

@@ -12,19 +12,23 @@ export interface RemoteSecretProps {
   readonly server: string;
   /** Base64 PEM of the peer's API server CA. */
   readonly certificateAuthorityData: string;
-  /** The peer's reader token, sealed for `istio-system/istio-remote-secret-<peer>` under the key `<peer>`. */
-  readonly sealedToken: string;
+  /**
+   * The whole kubeconfig ({@link remoteSecretKubeconfig}), sealed for `istio-system/istio-remote-secret-<peer>` under
+   * the key `<peer>`.
+   */
+  readonly sealedKubeconfig: string;
 }
 
 /**
  * `istio-remote-secret-<peer>` as `istioctl create-remote-secret --name <peer>` writes it (label
  * `istio/multiCluster: "true"`, annotation `networking.istio.io/cluster`, one key `<peer>` holding a
- * kubeconfig), as a SealedSecret that seals only the token.
+ * kubeconfig), as a SealedSecret that seals the whole kubeconfig under the key `<peer>`.
  *
- * The sealed token sits under the key `<peer>`; `spec.template.data.<peer>` renders the kubeconfig from it.
- * The controller first decrypts every `encryptedData` key into the Secret, then renders each template key
- * over it, so the rendered kubeconfig replaces the bare token and the Secret has exactly one key, as
- * istiod expects (it reads every key as a cluster's kubeconfig).
+ * There is no `spec.template.data`: a template key equal to an `encryptedData` key unseals differently across
+ * controller versions (up to v0.36 the rendered template overwrote the decrypted value; since bitnami-labs/sealed-secrets
+ * PR #1940, `pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go`, the decrypted value wins), and istiod reads
+ * every key of the Secret as a cluster's kubeconfig. With the kubeconfig itself sealed, every controller version
+ * unseals the same one-key Secret.
  *
  * @see https://istio.io/latest/docs/reference/commands/istioctl/#istioctl-create-remote-secret
  */
@@ -37,7 +41,7 @@ export class RemoteSecret extends Construct {
     new SealedSecret(this, 'Resource', {
       metadata: { name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
       spec: {
-        encryptedData: { [props.peer]: props.sealedToken },
+        encryptedData: { [props.peer]: props.sealedKubeconfig },
         template: {
           metadata: {
             name,
@@ -46,22 +50,26 @@ export class RemoteSecret extends Construct {
             annotations: { 'networking.istio.io/cluster': props.peer },
           },
           type: 'Opaque',
-          data: { [props.peer]: kubeconfigTemplate(props) },
         },
       },
     });
   }
 }
 
+/** The peer's connection data: what a remote secret's kubeconfig holds besides the token. */
+export type RemoteSecretPeer = Pick<RemoteSecretProps, 'peer' | 'server' | 'certificateAuthorityData'>;
+
+/** The kubeconfig sealed into a remote secret: {@link kubeconfigTemplate} with the peer's reader token. */
+export function remoteSecretKubeconfig(props: RemoteSecretPeer, token: string): string {
+  return kubeconfigTemplate(props, yamlScalar(token));
+}
+
 /**
- * The kubeconfig of `istioctl create-remote-secret` (cluster, context and user named after the peer), with
- * the token as a Go template expression: by default the decrypted key `<peer>` of the Sealed Secrets template
- * engine; External Secrets passes `{{ .token }}`.
+ * The kubeconfig of `istioctl create-remote-secret` (cluster, context and user named after the peer), with the token
+ * given as it goes into the file: a YAML scalar ({@link remoteSecretKubeconfig}), or the External Secrets template
+ * expression `{{ .token }}`.
  */
-export function kubeconfigTemplate(
-  props: Pick<RemoteSecretProps, 'peer' | 'server' | 'certificateAuthorityData'>,
-  tokenExpression = `{{ index . "${props.peer}" }}`,
-): string {
+export function kubeconfigTemplate(props: RemoteSecretPeer, tokenExpression: string): string {
   // Names such as "123" or "yes" must stay strings in the kubeconfig (client-go reads it as YAML).
   const p = yamlScalar(props.peer);
   return [

@@ -1,8 +1,7 @@
 import { ApiObject, type App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { type ClusterChart, Stage } from '../charts/cluster-chart';
-import { IstioArgoApplications } from '../installers/argocd-applications';
-import { ISTIO_CHARTS, type IstioChart, IstioHelmReleases } from '../installers/helm-releases';
+import { IstioControlPlaneReleases, IstioGatewayRelease } from '../installers/helm-releases';
 import { renderKustomization, renderManifests } from '../output/render';
 import { TOPOLOGY_FILE } from '../topology/load';
 import type { Cluster, Mesh } from '../topology/model';
@@ -13,10 +12,21 @@ import { MeshApplicationSet } from './mesh-application-set';
 export type ClusterHelm = NonNullable<ClusterChart['helm']>;
 
 /**
- * The Argo CD and Flux entry points, by file: the ApplicationSet of the cluster directories and, with the helm and
- * sail installers, each cluster's Applications of Istio's charts (`dist/argocd/`, with a kustomization.yaml so one
- * "app of apps" can apply the whole directory); each cluster's Flux Kustomizations and, with helm and sail, its
- * HelmRepository and HelmReleases (`dist/flux/<cluster>/`).
+ * The Argo CD and Flux entry points, by file: the ApplicationSet with one Application per cluster (`dist/argocd/`, with a
+ * kustomization.yaml), and each cluster's Flux Kustomizations with, for helm and sail, its HelmRepository and
+ * HelmReleases (`dist/flux/<cluster>/`).
+ *
+ * Flux, per cluster (each Kustomization `dependsOn` the one named, and is Ready once what it applied is healthy):
+ * - `istio-secrets`: Namespace, cacerts, remote secrets; Ready once the `cacerts` Secret exists.
+ * - `istio-control-plane` → secrets: Istio's base and istiod HelmReleases (helm), the Sail `Istio` (sail) or the
+ *   IstioOperator (operator). On a remote nothing here needs injection (no istiod pods).
+ * - `istio-reader-token` → control plane: the reader token Secret, whose ServiceAccount the base chart created.
+ * - `istio-post-install` → control plane: Istio config (cross-network gateway, istiod exposure; operator: the east-west
+ *   gateway IstioOperator).
+ * - `istio-gateway` → control plane (helm, sail): the east-west gateway HelmRelease. On a remote its pods wait for the
+ *   primary's istiod, which needs this cluster's reader token: nothing depends on it, so nothing deadlocks.
+ *
+ * @see https://fluxcd.io/flux/components/kustomize/kustomizations/#dependencies
  */
 export function gitopsFiles(
   app: App,
@@ -28,10 +38,6 @@ export function gitopsFiles(
   const out = new Map<string, string>();
   const { gitops, istio } = mesh;
   const render = (chart: Chart) => renderManifests(apiObjectsOf(chart));
-  const chartsOf = (c: Cluster): IstioChart[] => {
-    const h = helm.get(c.name);
-    return h ? ISTIO_CHARTS.filter((chart) => h[chart] !== undefined) : [];
-  };
   // Without a repository URL there can be no ApplicationSet (Flux needs none: it names its GitRepository).
   if (gitops.repoURL !== undefined) {
     const repoURL = gitops.repoURL;
@@ -45,54 +51,53 @@ export function gitopsFiles(
       }
       targets = clusters.filter((c) => c.server !== undefined);
     }
-    const files: string[] = [MeshApplicationSet.FILE];
     const chart = new Chart(app, 'argocd', { disableResourceNameHashes: true });
     new MeshApplicationSet(chart, 'ApplicationSet', {
       meshId: mesh.meshId,
       clusters: targets,
       gitops: { ...gitops, repoURL },
-      // Istio's CRDs come with the base chart (or Sail): the cluster Applications may sync before they exist.
-      skipDryRunOnMissingResource: istio.installer !== 'operator',
+      charts:
+        istio.installer === 'operator'
+          ? undefined
+          : {
+              controlPlane: istio.installer === 'helm',
+              eastWestGateway: new Set(clusters.filter((c) => helm.get(c.name)?.gateway !== undefined).map((c) => c.name)),
+              version: istio.version,
+              revision: istio.revision,
+            },
     });
     out.set(`argocd/${MeshApplicationSet.FILE}`, render(chart));
-    for (const c of targets.filter((t) => chartsOf(t).length > 0 && t.server !== undefined)) {
-      const apps = new Chart(app, `argocd-charts-${c.name}`, { disableResourceNameHashes: true });
-      new IstioArgoApplications(apps, 'Applications', {
-        meshId: mesh.meshId,
-        cluster: c.name,
-        server: c.server as string,
-        gitops: { ...gitops, repoURL },
-        charts: chartsOf(c),
-        version: istio.version,
-        revision: istio.revision,
-      });
-      const file = `charts/${c.name}.yaml`;
-      out.set(`argocd/${file}`, render(apps));
-      files.push(file);
-    }
-    out.set('argocd/kustomization.yaml', renderKustomization(files));
+    out.set('argocd/kustomization.yaml', renderKustomization([MeshApplicationSet.FILE]));
   }
   for (const c of clusters) {
     const values = helm.get(c.name);
     const cluster = `${gitops.path}/clusters/${c.name}`;
     const fluxDir = `${gitops.path}/flux/${c.name}`;
-    const stages: FluxStage[] = [{ name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, waitForCacerts: true }];
-    if (istio.installer !== 'helm') stages.push({ name: 'istio-control-plane', path: `${cluster}/${Stage.CONTROL_PLANE}` });
-    if (values && (values.istiod || values.gateway)) {
+    const controlPlane: FluxStage = { name: 'istio-control-plane', path: `${cluster}/${Stage.CONTROL_PLANE}`, dependsOn: 'istio-secrets' };
+    const stages: FluxStage[] = [{ name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, waitForCacerts: true }, controlPlane];
+    const revision = istio.revision;
+    if (values?.base && values.istiod) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
-      const releases = new Chart(app, `flux-helm-${c.name}`, { disableResourceNameHashes: true });
-      new IstioHelmReleases(releases, 'Releases', {
-        base: values.base,
-        istiod: values.istiod,
+      const releases = new Chart(app, `flux-control-plane-${c.name}`, { disableResourceNameHashes: true });
+      new IstioControlPlaneReleases(releases, 'Releases', { base: values.base, istiod: values.istiod, version: istio.version, revision });
+      out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/releases.yaml`, render(releases));
+      out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/kustomization.yaml`, renderKustomization(['releases.yaml']));
+      stages[1] = { ...controlPlane, path: `${fluxDir}/${Stage.CONTROL_PLANE}` };
+    }
+    stages.push({ name: 'istio-reader-token', path: `${cluster}/${Stage.READER_TOKEN}`, dependsOn: 'istio-control-plane' });
+    stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}`, dependsOn: 'istio-control-plane' });
+    if (values?.gateway) {
+      const releases = new Chart(app, `flux-gateway-${c.name}`, { disableResourceNameHashes: true });
+      new IstioGatewayRelease(releases, 'Release', {
         gateway: values.gateway,
         version: istio.version,
-        revision: istio.revision,
+        revision,
+        withoutIstiodRelease: values.istiod === undefined,
       });
-      out.set(`flux/${c.name}/helm/releases.yaml`, render(releases));
-      out.set(`flux/${c.name}/helm/kustomization.yaml`, renderKustomization(['releases.yaml']));
-      stages.push({ name: istio.installer === 'helm' ? 'istio-control-plane' : 'istio-gateway', path: `${fluxDir}/helm` });
+      out.set(`flux/${c.name}/gateway/releases.yaml`, render(releases));
+      out.set(`flux/${c.name}/gateway/kustomization.yaml`, renderKustomization(['releases.yaml']));
+      stages.push({ name: 'istio-gateway', path: `${fluxDir}/gateway`, dependsOn: 'istio-control-plane' });
     }
-    stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}` });
     const chart = new Chart(app, `flux-${c.name}`, { disableResourceNameHashes: true });
     new FluxKustomizations(chart, 'Kustomizations', { stages, gitops });
     out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, render(chart));

@@ -10,6 +10,11 @@ export interface FluxStage {
   /** Path in the repository, relative to its root (e.g. `dist/clusters/east-1/secrets`). */
   readonly path: string;
   /**
+   * The Kustomization this one waits for (it must be Ready first).
+   * @default - none: the first stage
+   */
+  readonly dependsOn?: string;
+  /**
    * Ready only once the `cacerts` Secret exists (the secrets stage), rather than when every object is ready.
    * @default false
    */
@@ -18,16 +23,15 @@ export interface FluxStage {
 
 /** Props of a cluster's Flux Kustomizations. */
 export interface FluxKustomizationsProps {
-  /** The stages, in apply order. */
+  /** The stages, in apply order; each waits for the one its `dependsOn` names. */
   readonly stages: readonly FluxStage[];
   /** The GitRepository holding the repository. */
   readonly gitops: GitOps;
 }
 
 /**
- * The Flux Kustomizations that apply a cluster's output stage by stage, each `dependsOn` the one before: the
- * secrets (Namespace, cacerts, remote secrets), then the control plane (IstioOperator, Sail `Istio`, or Istio's
- * Helm charts as HelmReleases), then what needs it (gateways, istiod exposure, reader token). The secrets stage is
+ * The Flux Kustomizations that apply a cluster's output stage by stage, each after the one its `dependsOn` names is
+ * Ready (see `gitopsFiles` for the graph). The secrets stage is
  * Ready only once the Sealed Secrets controller (or External Secrets) has created the `cacerts` Secret (a health
  * check on it), so istiod never starts without its CA and never self-signs.
  *
@@ -38,7 +42,6 @@ export class FluxKustomizations extends Construct {
 
   constructor(scope: Construct, id: string, props: FluxKustomizationsProps) {
     super(scope, id);
-    let previous: string | undefined;
     for (const stage of props.stages) {
       new Kustomization(this, stage.name, {
         metadata: { name: stage.name, namespace: 'flux-system' },
@@ -49,12 +52,11 @@ export class FluxKustomizations extends Construct {
           path: `./${stage.path}`,
           prune: true,
           sourceRef: { kind: KustomizationSpecSourceRefKind.GIT_REPOSITORY, name: props.gitops.fluxSource },
-          dependsOn: previous ? [{ name: previous }] : undefined,
+          dependsOn: stage.dependsOn ? [{ name: stage.dependsOn }] : undefined,
           wait: stage.waitForCacerts ? undefined : true,
           healthChecks: stage.waitForCacerts ? [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME, namespace: 'istio-system' }] : undefined,
         },
       });
-      previous = stage.name;
     }
   }
 }

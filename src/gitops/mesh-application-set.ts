@@ -1,5 +1,8 @@
 import { Construct } from 'constructs';
-import { ApplicationSet } from '../../imports/argoproj.io';
+import { ApplicationSet, type ApplicationSetSpecGenerators } from '../../imports/argoproj.io';
+import { valuesFile } from '../installers/argocd-applications';
+import { ISTIO_HELM_REPOSITORY_URL, type IstioChart, istioChartVersion, istioReleaseName } from '../installers/helm-releases';
+import { toYaml } from '../output/render';
 import type { Cluster, GitOps } from '../topology/model';
 
 /** Label on the Applications (and, with the clusters generator, on Argo CD's cluster Secrets) naming the mesh. */
@@ -25,6 +28,24 @@ export const ISTIO_WEBHOOK_DIFFERENCES = [
   },
 ] as const;
 
+/** Istio's charts installed by each cluster's Application beside its directory (helm and sail installers). */
+export interface ApplicationSetCharts {
+  /** Install `istio/base` and `istio/istiod` (helm installer; Sail installs the control plane itself). */
+  readonly controlPlane: boolean;
+  /** The clusters that get the east-west gateway (`istio/gateway`). */
+  readonly eastWestGateway: ReadonlySet<string>;
+  /**
+   * The chart version (`istio.version`; a leading `v` is dropped).
+   * @default '*' - the latest chart
+   */
+  readonly version?: string;
+  /**
+   * The control plane revision; names the istiod release `istiod-<revision>`.
+   * @default - none
+   */
+  readonly revision?: string;
+}
+
 /** Props of the mesh's ApplicationSet. */
 export interface MeshApplicationSetProps {
   /** The mesh ID; names the ApplicationSet and labels its Applications. */
@@ -34,26 +55,46 @@ export interface MeshApplicationSetProps {
   /** Repository, revision, dist path, project, Argo CD namespace and generator. */
   readonly gitops: GitOps & { readonly repoURL: string };
   /**
-   * Add `SkipDryRunOnMissingResource=true`: Istio's CRDs are installed by another Application (the base chart, or
-   * the Sail Operator), so the cluster Application may sync before they exist.
-   * @default false
+   * Istio's charts, as further sources of each cluster's Application (helm and sail installers).
+   * @default - the cluster directory is the only source (operator installer)
    */
-  readonly skipDryRunOnMissingResource?: boolean;
+  readonly charts?: ApplicationSetCharts;
 }
 
+/** The list-generator parameter that says whether a cluster gets the east-west gateway chart (`"true"`/`"false"`). */
+export const EAST_WEST_GATEWAY_PARAM = 'eastWestGateway';
+
 /**
- * One Argo CD Application per cluster, each syncing `dist/clusters/<cluster>` (a Kustomize directory; its
- * objects carry sync waves so `cacerts` is decrypted before the control plane starts).
+ * Retry of a failed sync (a CRD not established yet, a webhook not serving yet): with backoff, without limit, as a
+ * controller would (a negative limit retries forever: argo-cd `controller/appcontroller.go`,
+ * `state.Operation.Retry.Limit < 0`).
+ */
+export const SYNC_RETRY = { limit: -1, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } } as const;
+
+/**
+ * One Argo CD Application per cluster, the cluster's single ordered unit: everything applied to a cluster is in its
+ * Application, so Argo CD's sync waves order all of it (waves order resources inside one Application only).
  *
- * - Generator `list` (default): one element per cluster of topology.yaml, `destination.server` = its `server`.
- * - Generator `clusters`: every Argo CD cluster labelled `meshgen.io/mesh: <mesh_id>`; the Argo CD cluster
- *   name must be the meshgen cluster name (`argocd cluster add <context> --name <cluster> --label ...`).
+ * - operator installer: the only source is `dist/clusters/<cluster>` (a Kustomize directory).
+ * - helm and sail installers: a multi-source Application (`templatePatch` sets `spec.sources` per cluster): the cluster
+ *   directory (Namespace at wave -2, `cacerts` and remote secrets at -1, the reader token and Istio config at 1, ...),
+ *   Istio's `base` and `istiod` charts (helm; wave 0, no annotation), the `gateway` chart where the cluster has an
+ *   east-west gateway (its `annotations` value puts it at wave 3), and the repository as `ref: values` for the values
+ *   files under `dist/clusters/<cluster>/helm/`.
  *
- * Automated sync prunes and self-heals; `allowEmpty` lets `meshgen teardown` prune everything. Istio mutates
- * its webhook configurations (failurePolicy, caBundle) after install: those fields are ignored in diffs and,
- * with `RespectIgnoreDifferences`, not written back.
+ * Generators:
+ * - `list` (default): one element per cluster of topology.yaml, `destination.server` = its `server`.
+ * - `clusters`: every Argo CD cluster labelled `meshgen.io/mesh: <mesh_id>`; the Argo CD cluster name must be the
+ *   meshgen cluster name (`argocd cluster add <context> --name <cluster> --label ...`). With charts, a `merge` generator
+ *   adds each cluster's `eastWestGateway` parameter by name.
+ *
+ * Automated sync prunes and self-heals and retries with backoff; `allowEmpty` lets `meshgen teardown` prune
+ * everything. Istio mutates its webhook configurations (failurePolicy, caBundle) after install: those fields are
+ * ignored in diffs and, with `RespectIgnoreDifferences`, not written back.
  *
  * @see https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/
+ * @see https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Template/#template-patch
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/multiple_sources/
  * @see https://github.com/istio/istio/issues/44285
  */
 export class MeshApplicationSet extends Construct {
@@ -61,31 +102,38 @@ export class MeshApplicationSet extends Construct {
 
   constructor(scope: Construct, id: string, props: MeshApplicationSetProps) {
     super(scope, id);
-    const { gitops, meshId } = props;
+    const { gitops, meshId, charts } = props;
     const list = gitops.generator === 'list';
     const slug = objectName(meshId);
+    // The cluster's name parameter: `cluster` from the list generator, `name` from the clusters generator.
+    const param = list ? 'cluster' : 'name';
+    const clusterDir = `${gitops.path}/clusters/{{.${param}}}`;
+    const gw = (c: Cluster) => (charts?.eastWestGateway.has(c.name) ? 'true' : 'false');
+    const selector = { clusters: { selector: { matchLabels: { [MESH_LABEL]: meshId } } } };
+    const generator = list
+      ? { list: { elements: props.clusters.map((c) => ({ cluster: c.name, server: c.server, ...(charts ? { [EAST_WEST_GATEWAY_PARAM]: gw(c) } : {}) })) } }
+      : charts
+        ? {
+            merge: {
+              mergeKeys: ['name'],
+              generators: [selector, { list: { elements: props.clusters.map((c) => ({ name: c.name, [EAST_WEST_GATEWAY_PARAM]: gw(c) })) } }],
+            },
+          }
+        : selector;
     new ApplicationSet(this, 'Resource', {
       metadata: { name: `istio-${slug}`, namespace: gitops.namespace, labels: { [MESH_LABEL]: meshId } },
       spec: {
         goTemplate: true,
         goTemplateOptions: ['missingkey=error'],
-        generators: [
-          list
-            ? { list: { elements: props.clusters.map((c) => ({ cluster: c.name, server: c.server })) } }
-            : { clusters: { selector: { matchLabels: { [MESH_LABEL]: meshId } } } },
-        ],
+        generators: [generator as ApplicationSetSpecGenerators],
         template: {
           metadata: {
-            name: list ? `${slug}-{{.cluster}}` : `${slug}-{{.name}}`,
+            name: `${slug}-{{.${param}}}`,
             labels: { [MESH_LABEL]: meshId },
           },
           spec: {
             project: gitops.project,
-            source: {
-              repoUrl: gitops.repoURL,
-              targetRevision: gitops.targetRevision,
-              path: list ? `${gitops.path}/clusters/{{.cluster}}` : `${gitops.path}/clusters/{{.name}}`,
-            },
+            source: charts ? undefined : { repoUrl: gitops.repoURL, targetRevision: gitops.targetRevision, path: clusterDir },
             destination: { server: '{{.server}}', namespace: 'istio-system' },
             syncPolicy: {
               automated: { prune: true, selfHeal: true, allowEmpty: true },
@@ -93,15 +141,55 @@ export class MeshApplicationSet extends Construct {
                 'CreateNamespace=true',
                 'ServerSideApply=true',
                 'RespectIgnoreDifferences=true',
-                ...(props.skipDryRunOnMissingResource ? ['SkipDryRunOnMissingResource=true'] : []),
+                // Istio's CRDs come with the base chart (or Sail) in the same sync: dry-run cannot find them yet.
+                ...(charts ? ['SkipDryRunOnMissingResource=true'] : []),
               ],
+              retry: { limit: SYNC_RETRY.limit, backoff: { ...SYNC_RETRY.backoff } },
             },
             ignoreDifferences: ISTIO_WEBHOOK_DIFFERENCES.map((d) => ({ ...d, jqPathExpressions: [...d.jqPathExpressions] })),
           },
         },
+        templatePatch: charts ? sourcesPatch(gitops, clusterDir, param, charts) : undefined,
       },
     });
   }
+}
+
+/**
+ * The `templatePatch` that sets a cluster's `spec.sources`: the cluster directory, the charts (the gateway chart only
+ * where the element's `eastWestGateway` is "true"), and the repository as `ref: values`.
+ */
+function sourcesPatch(gitops: GitOps & { readonly repoURL: string }, clusterDir: string, param: string, charts: ApplicationSetCharts): string {
+  const repo = { repoURL: gitops.repoURL, targetRevision: gitops.targetRevision };
+  const chartSource = (chart: IstioChart) => ({
+    repoURL: ISTIO_HELM_REPOSITORY_URL,
+    chart,
+    targetRevision: istioChartVersion(charts.version) ?? '*',
+    helm: {
+      releaseName: istioReleaseName(chart, charts.revision),
+      valueFiles: [`$values/${gitops.path}/clusters/{{.${param}}}/${valuesFile(chart)}`],
+    },
+  });
+  const item = (source: object) => indent(toYaml([source]), '    ');
+  const lines = [
+    'spec:',
+    '  sources:',
+    item({ ...repo, path: clusterDir }),
+    ...(charts.controlPlane ? [item(chartSource('base')), item(chartSource('istiod'))] : []),
+    `    {{- if eq .${EAST_WEST_GATEWAY_PARAM} "true" }}`,
+    item(chartSource('gateway')),
+    '    {{- end }}',
+    item({ ...repo, ref: 'values' }),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => prefix + l)
+    .join('\n');
 }
 
 /**

@@ -43,20 +43,41 @@ export class Sealer {
    * @param fpInput what identifies the value (the value itself, or for a private key its certificate);
    *   undefined when unknown here, in which case a committed value is trusted as is
    * @param plaintext the value, when this machine has it
+   * @param publicInput the public part of the value (a remote secret's peer, server and CA), known even where the value
+   *   is not: a committed value whose public part differs (or was not recorded) is stale, here or in CI
    * @returns the ciphertext, or undefined when there is none and it cannot be made here
    */
-  public resolve(secret: string, key: string, fpInput: string | undefined, plaintext: string | undefined): string | undefined {
+  public resolve(
+    secret: string,
+    key: string,
+    fpInput: string | undefined,
+    plaintext: string | undefined,
+    publicInput?: string,
+  ): string | undefined {
     const label = sealingLabel(ISTIO_NAMESPACE, secret).toString();
     const entry = this.seals.get(secret, key);
     const fp = fpInput === undefined ? undefined : fingerprint(label, key, fpInput);
-    if (entry && (fp === undefined || entry.sha256 === fp)) return entry.value;
-    if (plaintext === undefined || fp === undefined) return undefined;
+    const pub = publicInput === undefined ? undefined : fingerprint(label, `${key}\0public`, publicInput);
+    if (entry && (fp === undefined || entry.sha256 === fp) && entry.publicSha256 === pub) return entry.value;
+    const what = `sealed/${this.seals.cluster}.yaml ${secret}/${key}`;
+    if (plaintext === undefined || fp === undefined) {
+      if (entry && this.frozen) {
+        this.needs.push({
+          what,
+          why:
+            entry.publicSha256 === undefined
+              ? 'sealed in an older format (the token alone); it is resealed as a whole kubeconfig from the kept reader token'
+              : "the peer's server or CA changed; it is resealed from the kept reader token",
+        });
+      }
+      return undefined;
+    }
     if (this.frozen) {
-      this.needs.push({ what: `sealed/${this.seals.cluster}.yaml ${secret}/${key}`, why: entry ? 'the value changed' : 'not sealed yet' });
+      this.needs.push({ what, why: entry ? 'the value changed' : 'not sealed yet' });
       return undefined;
     }
     const value = sealValue(this.cert, ISTIO_NAMESPACE, secret, plaintext);
-    this.seals.set(secret, key, { sha256: fp, value });
+    this.seals.set(secret, key, pub === undefined ? { sha256: fp, value } : { publicSha256: pub, sha256: fp, value });
     this.sealed++;
     return value;
   }

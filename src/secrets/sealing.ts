@@ -1,5 +1,6 @@
 import { CACERTS_KEYS, CaCerts, type CaCertsKey } from '../charts/ca-certs';
 import type { ClusterSecrets, SealedRemoteSecret } from '../charts/cluster-chart';
+import { kubeconfigTemplate, remoteSecretKubeconfig } from '../charts/remote-secret';
 import { CheckFailed, InputError } from '../errors';
 import type { IntermediatePublic } from '../pki';
 import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from '../topology/model';
@@ -8,6 +9,22 @@ import { SealedStore } from './sealed-store';
 import { type Need, Sealer } from './sealer';
 import type { SealingCert } from './sealing-cert';
 import { readKeptToken } from './tokens';
+
+/**
+ * The sealed kubeconfig of the remote secret for `peer` (its API server and CA, and its reader token when this
+ * machine has it), reusing the committed ciphertext while neither the token nor the server or CA changed.
+ */
+export function sealRemoteSecret(
+  sealer: Sealer,
+  peer: { readonly peer: Cluster; readonly server: string; readonly certificateAuthorityData: string },
+  token: string | undefined,
+): string | undefined {
+  const connection = { peer: peer.peer.name, server: peer.server, certificateAuthorityData: peer.certificateAuthorityData };
+  const kubeconfig = token === undefined ? undefined : remoteSecretKubeconfig(connection, token);
+  // The public part: the kubeconfig without its token (high-entropy input stays in the fingerprint of the whole).
+  const publicPart = kubeconfigTemplate(connection, '<token>');
+  return sealer.resolve(remoteSecretName(peer.peer.name), peer.peer.name, kubeconfig, kubeconfig, publicPart);
+}
 
 /** What the sealed-secrets provider needs from a synth run. */
 export interface SealingContext {
@@ -75,12 +92,13 @@ export class Sealing {
     const remoteSecrets: SealedRemoteSecret[] = [];
     for (const peer of this.ctx.peersOf(cluster)) {
       const token = this.tokenOf(peer);
-      const sealedToken = sealer.resolve(remoteSecretName(peer.name), peer.name, token, token);
-      if (sealedToken === undefined) {
-        if (token === undefined) this.unsealedTokens.set(peer.name, peer);
+      const connection = { peer, server: peer.server as string, certificateAuthorityData: peer.certificateAuthorityData as string };
+      const sealedKubeconfig = sealRemoteSecret(sealer, connection, token);
+      if (sealedKubeconfig === undefined) {
+        if (token === undefined && !noWork) this.unsealedTokens.set(peer.name, peer);
         continue;
       }
-      remoteSecrets.push({ peer, server: peer.server as string, certificateAuthorityData: peer.certificateAuthorityData as string, sealedToken });
+      remoteSecrets.push({ ...connection, sealedKubeconfig });
     }
     const wanted = new Set([CaCerts.NAME, ...remoteSecretPeers(mesh, cluster).map((p) => remoteSecretName(p.name))]);
     cs.retain((secret) => wanted.has(secret));

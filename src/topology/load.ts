@@ -172,7 +172,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     }
   }
 
-  const installer = raw.istio?.installer ?? 'operator';
+  const installer = raw.istio?.installer ?? 'helm';
   if (installer === 'sail' && raw.istio?.version === undefined) {
     problems.push(src.problem(['istio', 'installer'], 'the Sail Operator needs the Istio version to install', 'set istio.version (e.g. 1.30.3)'));
   }
@@ -244,6 +244,16 @@ const OVERRIDDEN: readonly (readonly string[])[] = [
   ['values', 'global', 'meshID'],
   ['values', 'global', 'multiCluster', 'clusterName'],
   ['values', 'global', 'network'],
+  ['meshConfig', 'trustDomain'],
+];
+
+/**
+ * Fields of base.yaml that must come from topology.yaml instead: a revision set here would revision the control plane
+ * but not the gateways, the istiod exposure or the release names (all of which read `istio.revision`).
+ */
+const REFUSED: readonly { path: readonly string[]; fix: string }[] = [
+  { path: ['revision'], fix: 'remove it and set istio.revision in topology.yaml (it revisions the control plane, gateways and releases alike)' },
+  { path: ['values', 'revision'], fix: 'remove it and set istio.revision in topology.yaml (it revisions the control plane, gateways and releases alike)' },
 ];
 
 /** Values of the original 2020 base.yaml that current Istio no longer knows. */
@@ -288,6 +298,12 @@ export function parseBase(text: string, file = BASE_FILE): BaseOperator {
       problems.push(
         src.problem([key], `unknown top-level key "${key}"`, 'remove it; an IstioOperator has apiVersion, kind, metadata and spec', true),
       );
+    }
+  }
+  if (spec !== null && typeof spec === 'object' && !Array.isArray(spec)) {
+    for (const r of REFUSED) {
+      const v = getIn(spec as Record<string, unknown>, r.path);
+      if (v !== undefined) problems.push(src.problem(['spec', ...r.path], `a revision in base.yaml (${show(v)}) is not supported`, r.fix));
     }
   }
   if (problems.length > 0) throw new InputError(problems);

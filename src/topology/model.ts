@@ -86,11 +86,20 @@ export function remotesOf(mesh: Mesh, cluster: Cluster): Cluster[] {
 }
 
 /**
- * Whether the cluster gets the east-west gateway: every cluster of a multi-network mesh, and every
- * primary that serves remotes (istiod is reached through it).
+ * Whether the cluster gets the east-west gateway: every primary of a multi-network mesh, every primary that serves
+ * remotes (istiod is reached through it), and every remote on another network than its primary. A remote on its
+ * primary's network needs none: Istio's same-network primary-remote guide installs none on it, and the other networks
+ * reach its endpoints through the gateways of that network.
+ *
+ * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote/
+ * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
 export function needsEastWestGateway(mesh: Mesh, cluster: Cluster): boolean {
-  return isMultiNetwork(mesh) || (cluster.role === 'primary' && remotesOf(mesh, cluster).length > 0);
+  if (cluster.role === 'remote') {
+    const primary = mesh.clusters.find((c) => c.name === cluster.primary);
+    return isMultiNetwork(mesh) && primary !== undefined && primary.network !== cluster.network;
+  }
+  return isMultiNetwork(mesh) || remotesOf(mesh, cluster).length > 0;
 }
 
 /** Whether the cluster exposes its services to other networks (`cross-network-gateway`): primaries of a multi-network mesh. */

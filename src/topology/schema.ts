@@ -149,8 +149,9 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
         installer: {
           type: 'string',
           enum: ['operator', 'helm', 'sail'],
-          default: 'operator',
-          description: 'operator: IstioOperator resources; helm: Istio charts; sail: Sail Operator Istio resource.',
+          default: 'helm',
+          description:
+            "helm: Istio's charts (base, istiod, gateway), the path Istio recommends since 1.24; sail: Sail Operator Istio resource; operator: IstioOperator resources, only for clusters that run an IstioOperator controller (Istio 1.24+ has none).",
         },
         version: { type: 'string', minLength: 1, description: 'Istio version (chart version for helm, spec.version for sail).' },
         revision: {
