@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES } from './charts/cluster-chart';
+import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES, type Stage } from './charts/cluster-chart';
 import { CheckFailed, InputError } from './errors';
 import { removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
@@ -130,6 +130,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   try {
     const clusters: Cluster[] = [];
     const helm = new Map<string, ClusterHelm>();
+    const stagesOf = new Map<string, readonly Stage[]>();
     for (const cluster of mesh.clusters) {
       const secrets: ClusterSecrets | undefined = sealing
         ? sealing.secretsOf(cluster)
@@ -161,6 +162,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
         writer.add(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
       }
       writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
+      stagesOf.set(cluster.name, stages);
       // The merged IstioOperators: `istioctl install -f` input, listed in no kustomization (nothing applies them).
       for (const [file, object] of chart.istioctl) writer.add(`${dir}/${file}`, renderManifests([object], ISTIOCTL_HEADER));
       if (chart.helm) {
@@ -187,7 +189,7 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       );
     }
     warnings.push(...translationWarnings(helm));
-    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, helm, warnings)) writer.add(file, content);
+    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, stagesOf, helm, warnings, tornDown)) writer.add(file, content);
 
     // 4. Compare or write: sealed/ first (dist/ is derived from it), then the swap of dist/. With external-secrets
     // nothing is sealed: stale files of sealed/ are removed.

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parse, parseAllDocuments } from 'yaml';
 import { CheckFailed, InputError, type Problem } from './errors';
 import { readIfExists } from './fs-util';
+import { ISTIOCTL_DIR } from './charts/cluster-chart';
+import { FluxKustomizations } from './gitops/flux-kustomizations';
 import { HEADER } from './output/render';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
 import { crdDirectory, SchemaRegistry } from './schemas/crd-validator';
@@ -272,6 +274,7 @@ class Validation {
         }
         this.problems.push(...secretProblems(file, text));
         if (e.name === 'kustomization.yaml') this.checkKustomization(file, text);
+        else if (HELM_VALUES_FILE.test(file)) this.checkValuesFile(file, text);
         else if (/\.ya?ml$/.test(e.name)) this.checkManifests(file, text, registry, noSchema);
       }
     };
@@ -408,6 +411,44 @@ class Validation {
     }
   }
 
+  /** A Helm values file (`dist/clusters/<cluster>/helm/<chart>-values.yaml`, read by Argo CD as `$values`): a YAML mapping. */
+  private checkValuesFile(file: string, text: string): void {
+    let data: unknown;
+    try {
+      data = parse(text);
+    } catch (e) {
+      this.problems.push({ file, message: `YAML syntax error: ${String((e as Error).message).split('\n')[0]}`, fix: REGENERATE });
+      return;
+    }
+    if (!isRecord(data)) this.problems.push({ file, message: 'is not a mapping of Helm values', fix: REGENERATE });
+  }
+
+  /**
+   * The subdirectories of `dirRel` that its kustomization.yaml rightly leaves out: what is applied by other means (the
+   * Flux Kustomizations of `dist/flux/<cluster>/kustomizations.yaml` apply its subdirectories by path) or not at all
+   * (`helm/` values files read by Argo CD; `istioctl/` IstioOperators, the input of `istioctl install -f`).
+   */
+  private notListed(dirRel: string): Set<string> {
+    const out = new Set<string>();
+    const parts = dirRel.split('/');
+    if (parts.length === 3 && parts[0] === DIST_DIR && parts[1] === 'clusters') {
+      out.add('helm');
+      out.add(ISTIOCTL_DIR);
+    }
+    if (parts.length === 3 && parts[0] === DIST_DIR && parts[1] === 'flux') {
+      try {
+        for (const d of parseAllDocuments(fs.readFileSync(path.join(this.workdir, dirRel, FluxKustomizations.FILE), 'utf8'))) {
+          const p = (d.toJS() as { spec?: { path?: unknown } } | null)?.spec?.path;
+          const m = typeof p === 'string' ? new RegExp(`/flux/${parts[2]}/([^/]+)/?$`).exec(p) : null;
+          if (m) out.add(m[1]);
+        }
+      } catch {
+        // Reported where that file is checked.
+      }
+    }
+    return out;
+  }
+
   /** A kustomization.yaml must list exactly the YAML files and the subdirectories (with a kustomization.yaml) beside it. */
   private checkKustomization(file: string, text: string): void {
     const dirRel = path.posix.dirname(file);
@@ -464,8 +505,9 @@ class Validation {
         });
       }
     }
+    const notListed = this.notListed(dirRel);
     for (const p of [...present].sort()) {
-      if (!seen.has(p)) {
+      if (!seen.has(p) && !notListed.has(p)) {
         this.problems.push({
           file,
           path: 'resources',
@@ -476,6 +518,9 @@ class Validation {
     }
   }
 }
+
+/** A Helm values file of a cluster directory. */
+const HELM_VALUES_FILE = /^[^/]+\/clusters\/[^/]+\/helm\/[a-z]+-values\.yaml$/;
 
 /** `spec.servers[0].tls.mode: message` → path and message (see the crd-validator's error format). */
 const ERROR_PATH = /^(<root>|(?:[A-Za-z_$][\w$-]*|\["(?:[^"\\]|\\.)*"\])(?:\.[A-Za-z_$][\w$-]*|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*): ([\s\S]*)$/;

@@ -53,6 +53,7 @@ export class ExternalCaCerts extends Construct {
     super(scope, id);
     istioExternalSecret(this, {
       name: CaCerts.NAME,
+      wave: SyncWave.SECRETS,
       store: props.store,
       template: { type: 'Opaque', engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2 },
       data: CACERTS_KEYS.map((k) => ({ secretKey: k, remoteRef: { key: cacertsKey(props.prefix, props.cluster), property: k } })),
@@ -75,6 +76,12 @@ export interface ExternalRemoteSecretProps {
  * `istio-remote-secret-<peer>` from an external secret store: the peer's reader token (which the peer pushed)
  * rendered by ESO's template into the same kubeconfig shape as `istioctl create-remote-secret` (label
  * `istio/multiCluster`, annotation `networking.istio.io/cluster`, one key `<peer>`).
+ *
+ * It is in the last wave ({@link SyncWave.REMOTE_SECRETS}, its own stage for Flux): the ExternalSecret is Degraded until
+ * the peer pushed its token (argo-cd `resource_customizations/external-secrets.io/ExternalSecret/health.lua`), and the
+ * peer pushes only after its own control plane; in an earlier wave two primaries would wait for each other forever.
+ * istiod needs no remote secret at start: it watches Secrets labelled `istio/multiCluster` and adds clusters as they
+ * come (`pkg/kube/multicluster/secretcontroller.go`).
  */
 export class ExternalRemoteSecret extends Construct {
   constructor(scope: Construct, id: string, props: ExternalRemoteSecretProps) {
@@ -82,6 +89,7 @@ export class ExternalRemoteSecret extends Construct {
     const name = remoteSecretName(props.peer);
     istioExternalSecret(this, {
       name,
+      wave: SyncWave.REMOTE_SECRETS,
       store: props.store,
       template: {
         engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2,
@@ -133,16 +141,13 @@ export class ReaderTokenPush extends Construct {
   }
 }
 
-/**
- * An ExternalSecret in istio-system that owns the Secret of the same name, in the wave before the control plane,
- * refreshed hourly from the store.
- */
+/** An ExternalSecret in istio-system that owns the Secret of the same name, in the given wave, refreshed hourly from the store. */
 function istioExternalSecret(
   scope: Construct,
-  props: { name: string; store: SecretStoreRef; template: ExternalSecretSpecTargetTemplate; data: ExternalSecretSpecData[] },
+  props: { name: string; wave: SyncWave; store: SecretStoreRef; template: ExternalSecretSpecTargetTemplate; data: ExternalSecretSpecData[] },
 ): ExternalSecret {
   return new ExternalSecret(scope, 'Resource', {
-    metadata: { name: props.name, namespace: ISTIO_NAMESPACE, annotations: syncWave(SyncWave.SECRETS) },
+    metadata: { name: props.name, namespace: ISTIO_NAMESPACE, annotations: syncWave(props.wave) },
     spec: {
       refreshInterval: REFRESH,
       secretStoreRef: {

@@ -29,6 +29,8 @@ export enum SyncWave {
   AFTER_READER_TOKEN = 2,
   /** The east-west gateway (on a remote it waits for injection by its primary, which needs this cluster's token). */
   GATEWAY = 3,
+  /** External Secrets remote secrets: each is Degraded until its peer pushed its token, so nothing may wait on them. */
+  REMOTE_SECRETS = 4,
 }
 
 /** The annotation map for a wave. */

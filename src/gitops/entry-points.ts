@@ -25,6 +25,8 @@ export type ClusterHelm = NonNullable<ClusterChart['helm']>;
  *   gateway IstioOperator).
  * - `istio-gateway` → control plane (helm, sail): the east-west gateway HelmRelease. On a remote its pods wait for the
  *   primary's istiod, which needs this cluster's reader token: nothing depends on it, so nothing deadlocks.
+ * - `istio-remote-secrets` → secrets (external-secrets): the remote secrets, each Ready once its peer pushed its token;
+ *   nothing depends on them (two primaries would otherwise wait for each other).
  *
  * @see https://fluxcd.io/flux/components/kustomize/kustomizations/#dependencies
  */
@@ -32,8 +34,10 @@ export function gitopsFiles(
   app: App,
   mesh: Mesh,
   clusters: readonly Cluster[],
+  stagesOf: ReadonlyMap<string, readonly Stage[]>,
   helm: ReadonlyMap<string, ClusterHelm>,
   warnings: string[],
+  tornDown = false,
 ): Map<string, string> {
   const out = new Map<string, string>();
   const { gitops, istio } = mesh;
@@ -56,8 +60,9 @@ export function gitopsFiles(
       meshId: mesh.meshId,
       clusters: targets,
       gitops: { ...gitops, repoURL },
+      // A torn-down mesh: no chart sources, so Argo CD prunes what the charts installed.
       charts:
-        istio.installer === 'operator'
+        istio.installer === 'operator' || tornDown
           ? undefined
           : {
               controlPlane: istio.installer === 'helm',
@@ -84,8 +89,14 @@ export function gitopsFiles(
       out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/kustomization.yaml`, renderKustomization(['releases.yaml']));
       stages[1] = { ...controlPlane, path: `${fluxDir}/${Stage.CONTROL_PLANE}` };
     }
-    stages.push({ name: 'istio-reader-token', path: `${cluster}/${Stage.READER_TOKEN}`, dependsOn: 'istio-control-plane' });
-    stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}`, dependsOn: 'istio-control-plane' });
+    // A stage directory exists only when something is in it (a remote has no post-install config, say).
+    const has = (stage: Stage) => stagesOf.get(c.name)?.includes(stage) ?? false;
+    if (has(Stage.READER_TOKEN)) stages.push({ name: 'istio-reader-token', path: `${cluster}/${Stage.READER_TOKEN}`, dependsOn: 'istio-control-plane' });
+    if (has(Stage.POST_INSTALL)) stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}`, dependsOn: 'istio-control-plane' });
+    if (has(Stage.REMOTE_SECRETS)) {
+      // Each ExternalSecret is Ready once its peer pushed its token: nothing depends on this stage.
+      stages.push({ name: 'istio-remote-secrets', path: `${cluster}/${Stage.REMOTE_SECRETS}`, dependsOn: 'istio-secrets' });
+    }
     if (values?.gateway) {
       const releases = new Chart(app, `flux-gateway-${c.name}`, { disableResourceNameHashes: true });
       new IstioGatewayRelease(releases, 'Release', {

@@ -7,16 +7,15 @@ export const TEARDOWN_FILE = 'teardown.yaml';
 
 /**
  * A file of the torn-down tree, from the same file of the installed tree: every kustomization.yaml under
- * `clusters/` keeps only its subdirectories, every manifest there is dropped; Istio's chart Applications
- * (`argocd/charts/`) and HelmReleases (`flux/<cluster>/helm/`) are dropped so that Argo CD / Flux uninstall the
- * charts; the ApplicationSet and the Flux Kustomizations stay. Undefined: the file is not in the torn-down tree.
+ * `clusters/` keeps only its subdirectories, every manifest there is dropped; the HelmReleases
+ * (`flux/<cluster>/{control-plane,gateway}/`) are dropped so that Flux uninstalls the charts (the ApplicationSet of a
+ * torn-down mesh has no chart sources: synth writes it so); the ApplicationSet and the Flux Kustomizations stay.
+ * Undefined: the file is not in the torn-down tree.
  */
 export function tornDownFile(rel: string, content: string): string | undefined {
   const isKustomization = path.posix.basename(rel) === 'kustomization.yaml';
   if (rel.startsWith('clusters/')) return isKustomization ? renderKustomization(subdirectories(content)) : undefined;
-  if (rel.startsWith('argocd/charts/')) return undefined;
-  if (rel === 'argocd/kustomization.yaml') return renderKustomization(resources(content).filter((r) => !r.startsWith('charts/')));
-  if (/^flux\/[^/]+\/helm\//.test(rel)) return isKustomization ? renderKustomization([]) : undefined;
+  if (/^flux\/[^/]+\/(control-plane|gateway)\//.test(rel)) return isKustomization ? renderKustomization([]) : undefined;
   return content;
 }
 
