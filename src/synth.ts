@@ -189,7 +189,8 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
       );
     }
     warnings.push(...translationWarnings(helm));
-    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, stagesOf, helm, warnings, tornDown)) writer.add(file, content);
+    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, stagesOf, helm, warnings, tornDown))
+      writer.add(file, content);
 
     // 4. Compare or write: sealed/ first (dist/ is derived from it), then the swap of dist/. With external-secrets
     // nothing is sealed: stale files of sealed/ are removed.

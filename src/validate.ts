@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parse, parseAllDocuments } from 'yaml';
+import { ISTIOCTL_DIR } from './charts/cluster-chart';
 import { CheckFailed, InputError, type Problem } from './errors';
 import { readIfExists } from './fs-util';
-import { ISTIOCTL_DIR } from './charts/cluster-chart';
 import { FluxKustomizations } from './gitops/flux-kustomizations';
 import { HEADER } from './output/render';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';

@@ -1,16 +1,16 @@
 import { ApiObject, Chart } from 'cdk8s';
-import { HEADER } from '../output/render';
 import { Construct } from 'constructs';
 import { SailIstio, type SailIstioProps } from '../installers/sail';
 import { type HelmValues, type TranslationProblem, translateControlPlane, translateEastWestGateway } from '../installers/translate';
+import { HEADER } from '../output/render';
 import {
   type Cluster,
+  ISTIO_NAMESPACE,
   isMultiNetwork,
   type Mesh,
   needsCrossNetworkGateway,
   needsEastWestGateway,
   remotesOf,
-  ISTIO_NAMESPACE,
   type SecretStore,
 } from '../topology/model';
 import { CaCerts, type CaCertsKey } from './ca-certs';

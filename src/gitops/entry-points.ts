@@ -1,10 +1,11 @@
 import { ApiObject, type App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { CaCerts } from '../charts/ca-certs';
 import { type ClusterChart, Stage } from '../charts/cluster-chart';
 import { IstioControlPlaneReleases, IstioGatewayRelease } from '../installers/helm-releases';
 import { renderKustomization, renderManifests } from '../output/render';
 import { TOPOLOGY_FILE } from '../topology/load';
-import type { Cluster, Mesh } from '../topology/model';
+import { type Cluster, type Mesh, READER_SERVICE_ACCOUNT } from '../topology/model';
 import { FluxKustomizations, type FluxStage } from './flux-kustomizations';
 import { MeshApplicationSet } from './mesh-application-set';
 
@@ -78,9 +79,18 @@ export function gitopsFiles(
     const values = helm.get(c.name);
     const cluster = `${gitops.path}/clusters/${c.name}`;
     const fluxDir = `${gitops.path}/flux/${c.name}`;
-    const controlPlane: FluxStage = { name: 'istio-control-plane', path: `${cluster}/${Stage.CONTROL_PLANE}`, dependsOn: 'istio-secrets' };
-    const stages: FluxStage[] = [{ name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, waitForCacerts: true }, controlPlane];
     const revision = istio.revision;
+    const controlPlane: FluxStage = {
+      name: 'istio-control-plane',
+      path: `${cluster}/${Stage.CONTROL_PLANE}`,
+      dependsOn: 'istio-secrets',
+      // An IstioOperator has no status conditions: wait for what its controller installs instead.
+      healthChecks: istio.installer === 'operator' ? operatorHealthChecks(c, revision) : undefined,
+    };
+    const stages: FluxStage[] = [
+      { name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, healthChecks: [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME }] },
+      controlPlane,
+    ];
     if (values?.base && values.istiod) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
       const releases = new Chart(app, `flux-control-plane-${c.name}`, { disableResourceNameHashes: true });
@@ -91,8 +101,10 @@ export function gitopsFiles(
     }
     // A stage directory exists only when something is in it (a remote has no post-install config, say).
     const has = (stage: Stage) => stagesOf.get(c.name)?.includes(stage) ?? false;
-    if (has(Stage.READER_TOKEN)) stages.push({ name: 'istio-reader-token', path: `${cluster}/${Stage.READER_TOKEN}`, dependsOn: 'istio-control-plane' });
-    if (has(Stage.POST_INSTALL)) stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}`, dependsOn: 'istio-control-plane' });
+    if (has(Stage.READER_TOKEN))
+      stages.push({ name: 'istio-reader-token', path: `${cluster}/${Stage.READER_TOKEN}`, dependsOn: 'istio-control-plane' });
+    if (has(Stage.POST_INSTALL))
+      stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}`, dependsOn: 'istio-control-plane' });
     if (has(Stage.REMOTE_SECRETS)) {
       // Each ExternalSecret is Ready once its peer pushed its token: nothing depends on this stage.
       stages.push({ name: 'istio-remote-secrets', path: `${cluster}/${Stage.REMOTE_SECRETS}`, dependsOn: 'istio-secrets' });
@@ -115,6 +127,16 @@ export function gitopsFiles(
     out.set(`flux/${c.name}/kustomization.yaml`, renderKustomization([FluxKustomizations.FILE]));
   }
   return out;
+}
+
+/**
+ * What the control plane stage of an IstioOperator waits for: the reader ServiceAccount (the reader token needs it) and,
+ * on a primary, istiod.
+ */
+function operatorHealthChecks(c: Cluster, revision: string | undefined): FluxStage['healthChecks'] {
+  const checks = [{ apiVersion: 'v1', kind: 'ServiceAccount', name: READER_SERVICE_ACCOUNT }];
+  if (c.role === 'primary') checks.push({ apiVersion: 'apps/v1', kind: 'Deployment', name: revision ? `istiod-${revision}` : 'istiod' });
+  return checks;
 }
 
 /** One warning per untranslatable IstioOperator field, naming the clusters it concerns. */

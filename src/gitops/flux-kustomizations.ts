@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { Kustomization, KustomizationSpecSourceRefKind } from '../../imports/kustomize.toolkit.fluxcd.io';
-import { CaCerts } from '../charts/ca-certs';
-import type { GitOps } from '../topology/model';
+import { type GitOps, ISTIO_NAMESPACE } from '../topology/model';
 
 /** One Flux Kustomization: a directory applied after the previous one is Ready. */
 export interface FluxStage {
@@ -15,10 +14,12 @@ export interface FluxStage {
    */
   readonly dependsOn?: string;
   /**
-   * Ready only once the `cacerts` Secret exists (the secrets stage), rather than when every object is ready.
-   * @default false
+   * Ready once these objects (in istio-system) are Current, rather than once every applied object is (`wait`): the
+   * `cacerts` Secret for the secrets stage; the reader ServiceAccount and istiod for an IstioOperator, which has no
+   * status conditions (kstatus would call it Current at once).
+   * @default - `wait: true`
    */
-  readonly waitForCacerts?: boolean;
+  readonly healthChecks?: readonly { readonly apiVersion: string; readonly kind: string; readonly name: string }[];
 }
 
 /** Props of a cluster's Flux Kustomizations. */
@@ -53,8 +54,8 @@ export class FluxKustomizations extends Construct {
           prune: true,
           sourceRef: { kind: KustomizationSpecSourceRefKind.GIT_REPOSITORY, name: props.gitops.fluxSource },
           dependsOn: stage.dependsOn ? [{ name: stage.dependsOn }] : undefined,
-          wait: stage.waitForCacerts ? undefined : true,
-          healthChecks: stage.waitForCacerts ? [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME, namespace: 'istio-system' }] : undefined,
+          wait: stage.healthChecks ? undefined : true,
+          healthChecks: stage.healthChecks?.map((h) => ({ ...h, namespace: ISTIO_NAMESPACE })),
         },
       });
     }

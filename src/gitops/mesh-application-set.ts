@@ -111,7 +111,11 @@ export class MeshApplicationSet extends Construct {
     const gw = (c: Cluster) => (charts?.eastWestGateway.has(c.name) ? 'true' : 'false');
     const selector = { clusters: { selector: { matchLabels: { [MESH_LABEL]: meshId } } } };
     const generator = list
-      ? { list: { elements: props.clusters.map((c) => ({ cluster: c.name, server: c.server, ...(charts ? { [EAST_WEST_GATEWAY_PARAM]: gw(c) } : {}) })) } }
+      ? {
+          list: {
+            elements: props.clusters.map((c) => ({ cluster: c.name, server: c.server, ...(charts ? { [EAST_WEST_GATEWAY_PARAM]: gw(c) } : {}) })),
+          },
+        }
       : charts
         ? {
             merge: {

@@ -25,7 +25,10 @@ export function helmValuesFiles(values: Partial<Record<IstioChart, HelmValues>>)
     if (v === undefined) continue;
     const withWave =
       chart === 'gateway'
-        ? { ...v, annotations: { ...((v.annotations as Record<string, string> | undefined) ?? {}), [SYNC_WAVE_ANNOTATION]: String(SyncWave.GATEWAY) } }
+        ? {
+            ...v,
+            annotations: { ...((v.annotations as Record<string, string> | undefined) ?? {}), [SYNC_WAVE_ANNOTATION]: String(SyncWave.GATEWAY) },
+          }
         : v;
     out.set(valuesFile(chart), HEADER + toYaml(sortKeys(withWave)));
   }

@@ -92,7 +92,8 @@ export class ClusterSeals {
       secrets[s] = {};
       for (const k of [...m.keys()].sort()) {
         const e = m.get(k) as SealedEntry;
-        secrets[s][k] = e.publicSha256 === undefined ? { sha256: e.sha256, value: e.value } : { publicSha256: e.publicSha256, sha256: e.sha256, value: e.value };
+        secrets[s][k] =
+          e.publicSha256 === undefined ? { sha256: e.sha256, value: e.value } : { publicSha256: e.publicSha256, sha256: e.sha256, value: e.value };
       }
     }
     return STORE_HEADER + toYaml({ cluster: this.cluster, sealingCert: this.sealingCert ?? null, secrets });
@@ -231,7 +232,8 @@ function parseSealsFast(cluster: string, text: string): ClusterSeals | undefined
     if (k === undefined || (lastKey !== undefined && !(lastKey < k)) || !sha?.startsWith('      sha256: ') || !value?.startsWith('      value: ')) {
       return undefined;
     }
-    const e: SealedEntry = pub === undefined ? { sha256: sha.slice(14), value: value.slice(13) } : { publicSha256: pub, sha256: sha.slice(14), value: value.slice(13) };
+    const e: SealedEntry =
+      pub === undefined ? { sha256: sha.slice(14), value: value.slice(13) } : { publicSha256: pub, sha256: sha.slice(14), value: value.slice(13) };
     if (!HEX64.test(e.sha256) || !BASE64.test(e.value) || (pub !== undefined && !HEX64.test(pub))) return undefined;
     secret.set(k, e);
     lastKey = k;

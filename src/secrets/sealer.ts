@@ -47,13 +47,7 @@ export class Sealer {
    *   is not: a committed value whose public part differs (or was not recorded) is stale, here or in CI
    * @returns the ciphertext, or undefined when there is none and it cannot be made here
    */
-  public resolve(
-    secret: string,
-    key: string,
-    fpInput: string | undefined,
-    plaintext: string | undefined,
-    publicInput?: string,
-  ): string | undefined {
+  public resolve(secret: string, key: string, fpInput: string | undefined, plaintext: string | undefined, publicInput?: string): string | undefined {
     const label = sealingLabel(ISTIO_NAMESPACE, secret).toString();
     const entry = this.seals.get(secret, key);
     const fp = fpInput === undefined ? undefined : fingerprint(label, key, fpInput);

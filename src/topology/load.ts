@@ -253,7 +253,10 @@ const OVERRIDDEN: readonly (readonly string[])[] = [
  */
 const REFUSED: readonly { path: readonly string[]; fix: string }[] = [
   { path: ['revision'], fix: 'remove it and set istio.revision in topology.yaml (it revisions the control plane, gateways and releases alike)' },
-  { path: ['values', 'revision'], fix: 'remove it and set istio.revision in topology.yaml (it revisions the control plane, gateways and releases alike)' },
+  {
+    path: ['values', 'revision'],
+    fix: 'remove it and set istio.revision in topology.yaml (it revisions the control plane, gateways and releases alike)',
+  },
 ];
 
 /** Values of the original 2020 base.yaml that current Istio no longer knows. */

@@ -41,6 +41,18 @@ export interface SealedSecretObject {
   };
 }
 
+/**
+ * How a controller resolves a `spec.template.data` key that is also an `spec.encryptedData` key:
+ * - `template-wins`: up to v0.36.x, the rendered template overwrites the decrypted value (`Unseal()` writes
+ *   `secret.Data[key]` for every encrypted key, then for every template key);
+ * - `encrypted-wins`: since bitnami-labs/sealed-secrets PR #1940 (merged after v0.36.6), encrypted values take
+ *   precedence in the output Secret.
+ */
+export type SealedSecretsBehaviour = 'template-wins' | 'encrypted-wins';
+
+/** Both behaviours, for tests that must hold on every controller version. */
+export const SEALED_SECRETS_BEHAVIOURS: readonly SealedSecretsBehaviour[] = ['template-wins', 'encrypted-wins'];
+
 /** The Secret the controller would create from a SealedSecret. */
 export interface UnsealedSecret {
   /** The SealedSecret's `metadata.name` (the controller overrides the template's). */
@@ -130,7 +142,11 @@ export function unsealValue(privateKeyPem: string, namespace: string, name: stri
  * @param privateKeyPem the controller's private key
  * @param sealedSecret the SealedSecret as parsed from YAML
  */
-export function unsealSealedSecret(privateKeyPem: string, sealedSecret: SealedSecretObject): UnsealedSecret {
+export function unsealSealedSecret(
+  privateKeyPem: string,
+  sealedSecret: SealedSecretObject,
+  behaviour: SealedSecretsBehaviour = 'template-wins',
+): UnsealedSecret {
   const key = crypto.createPrivateKey(privateKeyPem);
   const meta = sealedSecret.metadata;
   const spec = sealedSecret.spec;
@@ -157,6 +173,8 @@ export function unsealSealedSecret(privateKeyPem: string, sealedSecret: SealedSe
   }
 
   for (const [k, value] of Object.entries(spec.template?.data ?? {})) {
+    // Newer controllers (bitnami-labs/sealed-secrets PR #1940): a decrypted key is not overwritten by the template.
+    if (behaviour === 'encrypted-wins' && Object.hasOwn(spec.encryptedData ?? {}, k)) continue;
     if (value === null) {
       delete secretData[k];
       continue;

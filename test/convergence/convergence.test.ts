@@ -1,0 +1,130 @@
+/**
+ * Convergence: the generated repository, applied by Argo CD or by Flux to fresh clusters, installs a working mesh.
+ * Every topology × installer × secrets provider (× revision) is synthesized and rolled out through the model of
+ * `model.ts`, which derives the apply order from the generated objects alone.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { type MeshSpec, makeMeshWorkdir, sealingKeyPem, synthIn, tokenOf } from '../helpers/mesh-gen';
+import { type Delivery, type KObject, rollout } from './model';
+
+const TOPOLOGIES: Record<string, MeshSpec> = {
+  'multi-primary, one network': {
+    meshId: 'mesh1',
+    repoURL: 'https://git.example/mesh.git',
+    clusters: [
+      { context: 'east-1', cluster: 'east-1', network: 'net1' },
+      { context: 'east-2', cluster: 'east-2', network: 'net1' },
+    ],
+  },
+  'multi-primary, two networks': {
+    meshId: 'mesh1',
+    repoURL: 'https://git.example/mesh.git',
+    clusters: [
+      { context: 'east-1', cluster: 'east-1', network: 'net1' },
+      { context: 'east-2', cluster: 'east-2', network: 'net1' },
+      { context: 'west-1', cluster: 'west-1', network: 'net2' },
+    ],
+  },
+  'primary-remote: a remote on the primary network and one on another': {
+    meshId: 'mesh1',
+    repoURL: 'https://git.example/mesh.git',
+    clusters: [
+      { context: 'main', cluster: 'main', network: 'net1', address: '10.0.0.1' },
+      { context: 'near', cluster: 'near', network: 'net1', role: 'remote', primary: 'main' },
+      { context: 'far', cluster: 'far', network: 'net2', role: 'remote', primary: 'main' },
+    ],
+  },
+  'mixed: two primaries, remotes of one': {
+    meshId: 'mesh1',
+    repoURL: 'https://git.example/mesh.git',
+    clusters: [
+      { context: 'p1', cluster: 'p1', network: 'net1', address: '10.0.0.1' },
+      { context: 'p2', cluster: 'p2', network: 'net2' },
+      { context: 'r1', cluster: 'r1', network: 'net1', role: 'remote', primary: 'p1' },
+      { context: 'r2', cluster: 'r2', network: 'net2', role: 'remote', primary: 'p1' },
+    ],
+  },
+};
+
+type Installer = 'helm' | 'sail' | 'operator';
+type Provider = 'sealed-secrets' | 'external-secrets';
+
+/** Work directories by case, synthesized once and rolled out with both deliveries. */
+async function synthesized(spec: MeshSpec, installer: Installer, provider: Provider, revision?: string): Promise<string> {
+  const dir = await makeMeshWorkdir(spec, { tokens: true });
+  const topo = parse(fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8')) as Record<string, unknown>;
+  topo.istio = { installer, version: '1.30.3', ...(revision ? { revision } : {}) };
+  if (provider === 'external-secrets') topo.secrets = { provider, store: { kind: 'ClusterSecretStore', name: 'vault' } };
+  fs.writeFileSync(path.join(dir, 'topology.yaml'), stringify(topo));
+  const r = await synthIn(dir, '--strict');
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+const CASES: { topology: string; installer: Installer; provider: Provider; revision?: string }[] = [];
+for (const topology of Object.keys(TOPOLOGIES)) {
+  for (const installer of ['helm', 'sail', 'operator'] as const) {
+    for (const provider of ['sealed-secrets', 'external-secrets'] as const) CASES.push({ topology, installer, provider });
+  }
+}
+// Revisions where they matter most: primaries serving remotes (istiod exposure, release names).
+for (const installer of ['helm', 'sail', 'operator'] as const)
+  CASES.push({ topology: 'mixed: two primaries, remotes of one', installer, provider: 'sealed-secrets', revision: '1-30' });
+
+for (const c of CASES) {
+  const name = `${c.topology} · ${c.installer} · ${c.provider}${c.revision ? ` · revision ${c.revision}` : ''}`;
+  test(`converges with Argo CD and with Flux: ${name}`, async () => {
+    const dir = await synthesized(TOPOLOGIES[c.topology], c.installer, c.provider, c.revision);
+    const key = await sealingKeyPem();
+    for (const delivery of ['argocd', 'flux'] as Delivery[]) {
+      const r = rollout(dir, { delivery, sealingKeyOf: () => key, tokenOf });
+      assert.deepEqual(r.violations, [], `${delivery}: violations`);
+      assert.deepEqual(r.stuck, [], `${delivery}: did not converge\n${[...r.log].map(([k, v]) => `${k}:\n  ${v.join('\n  ')}`).join('\n')}`);
+      checkRemoteSecrets(dir, r.secrets, c.provider, TOPOLOGIES[c.topology]);
+    }
+    fs.rmSync(dir, { recursive: true });
+  });
+}
+
+/**
+ * On every primary, for every other cluster, a remote secret with one key named after the peer, holding a kubeconfig
+ * whose cluster, context and user are the peer and whose token is the peer's; remotes hold none.
+ */
+function checkRemoteSecrets(dir: string, secrets: Map<string, Map<string, Record<string, Buffer>>>, provider: Provider, spec: MeshSpec): void {
+  for (const c of spec.clusters) {
+    const held = [...(secrets.get(c.cluster)?.keys() ?? [])].filter((s) => s.startsWith('istio-remote-secret-')).sort();
+    const peers = c.role === 'remote' ? [] : spec.clusters.filter((p) => p.cluster !== c.cluster).map((p) => p.cluster);
+    assert.deepEqual(held, peers.map((p) => `istio-remote-secret-${p}`).sort(), `${c.cluster}: remote secrets`);
+    for (const peer of peers) {
+      const data = secrets.get(c.cluster)?.get(`istio-remote-secret-${peer}`) as Record<string, Buffer>;
+      assert.deepEqual(Object.keys(data), [peer], `${c.cluster}: istio-remote-secret-${peer} has one key, the peer`);
+      const kubeconfig = parse(data[peer].toString()) as Record<string, any>;
+      assert.equal(kubeconfig.clusters[0].name, peer);
+      assert.equal(kubeconfig.contexts[0].name, peer);
+      assert.equal(kubeconfig['current-context'], peer);
+      assert.equal(kubeconfig.users[0].name, peer);
+      assert.equal(kubeconfig.clusters[0].cluster.server, `https://api.${peer}.example.test:6443`);
+      assert.equal(kubeconfig.users[0].user.token, provider === 'sealed-secrets' ? tokenOf(peer) : `token-of-${peer}`);
+    }
+  }
+  // Sealed remote secrets have no template key equal to an encrypted key (both controller behaviours agree by design).
+  for (const f of fs.readdirSync(path.join(dir, 'dist', 'clusters'))) {
+    const file = path.join(dir, 'dist', 'clusters', f, 'secrets', 'remote-secrets.yaml');
+    if (!fs.existsSync(file)) continue;
+    for (const d of parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+      const o = d.toJS() as KObject;
+      if (o.kind !== 'SealedSecret') continue;
+      const enc = Object.keys(o.spec?.encryptedData ?? {});
+      const tpl = Object.keys(o.spec?.template?.data ?? {});
+      assert.deepEqual(
+        enc.filter((k) => tpl.includes(k)),
+        [],
+        `${f}: ${o.metadata.name}: template.data keys collide with encryptedData`,
+      );
+    }
+  }
+}
