@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { App } from 'cdk8s';
 import { ClusterChart, type SealedRemoteSecret } from '../../src/charts/cluster-chart';
 import { deepMerge } from '../../src/charts/merge';
-import { kubeconfigTemplate } from '../../src/charts/remote-secret';
+import { kubeconfigTemplate, remoteSecretKubeconfig } from '../../src/charts/remote-secret';
 import { parseTopology } from '../../src/topology/load';
 import type { Mesh } from '../../src/topology/model';
 
@@ -17,9 +17,9 @@ function synthCluster(mesh: Mesh, name: string, base: Record<string, unknown> = 
 }
 
 const MULTI = parseTopology(
-  'mesh_id: m\ncontexts:\n  a:\n    network: n1\n    eastWestGateway:\n      serviceType: NodePort\n  b:\n    network: n2\n  c:\n    network: n2\n',
+  'mesh_id: m\nistio:\n  installer: operator\ncontexts:\n  a:\n    network: n1\n    eastWestGateway:\n      serviceType: NodePort\n  b:\n    network: n2\n  c:\n    network: n2\n',
 );
-const SINGLE = parseTopology('mesh_id: m\ncontexts:\n  a:\n    network: n1\n  b:\n    network: n1\n');
+const SINGLE = parseTopology('mesh_id: m\nistio:\n  installer: operator\ncontexts:\n  a:\n    network: n1\n  b:\n    network: n1\n');
 
 test('multi-network primary: namespace label, east-west gateway, cross-network gateway', () => {
   const files = synthCluster(MULTI, 'a');
@@ -31,7 +31,7 @@ test('multi-network primary: namespace label, east-west gateway, cross-network g
       'control-plane/control-plane.yaml',
       'post-install/eastwest-gateway.yaml',
       'post-install/cross-network-gateway.yaml',
-      'post-install/reader-token.yaml',
+      'reader-token/reader-token.yaml',
     ],
   );
   const [ns] = files.get('secrets/namespace.yaml') as any[];
@@ -74,7 +74,7 @@ test('single network: no network label, no gateways', () => {
   const files = synthCluster(SINGLE, 'a');
   assert.deepEqual(
     [...files.keys()],
-    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'post-install/reader-token.yaml'],
+    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'reader-token/reader-token.yaml'],
   );
   const [ns] = files.get('secrets/namespace.yaml') as any[];
   assert.equal(ns.metadata.labels, undefined);
@@ -87,14 +87,14 @@ test('control plane: base.yaml merged under the generated meshID, clusterName an
   assert.equal(iop.metadata.namespace, 'istio-system');
   assert.equal(iop.metadata.annotations['argocd.argoproj.io/sync-wave'], '0');
   assert.equal(iop.spec.profile, 'demo');
-  assert.deepEqual(iop.spec.meshConfig, { accessLogFile: '/dev/stdout' });
+  assert.deepEqual(iop.spec.meshConfig, { accessLogFile: '/dev/stdout', trustDomain: 'cluster.local' });
   assert.deepEqual(iop.spec.values.global, { meshID: 'm', logging: { level: 'info' }, multiCluster: { clusterName: 'b' }, network: 'n2' });
   assert.equal(base.values.global.meshID, 'wrong', 'base is not modified');
 });
 
 test('cacerts and remote secrets are SealedSecrets in the wave before the control plane', () => {
   const peer = MULTI.clusters[1];
-  const files = synthCluster(MULTI, 'a', {}, [{ peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedToken: 'AgBtoken' }]);
+  const files = synthCluster(MULTI, 'a', {}, [{ peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedKubeconfig: 'AgBkubeconfig' }]);
   const [ca] = files.get('secrets/cacerts.yaml') as any[];
   assert.equal(ca.kind, 'SealedSecret');
   assert.equal(ca.metadata.name, 'cacerts');
@@ -105,19 +105,21 @@ test('cacerts and remote secrets are SealedSecrets in the wave before the contro
   const [rs] = files.get('secrets/remote-secrets.yaml') as any[];
   assert.equal(rs.metadata.name, 'istio-remote-secret-b');
   assert.equal(rs.metadata.annotations['argocd.argoproj.io/sync-wave'], '-1');
-  assert.deepEqual(rs.spec.encryptedData, { b: 'AgBtoken' });
+  // The whole kubeconfig is sealed under the peer's key; no template key (one that equals an encrypted key unseals
+  // differently before and after sealed-secrets PR #1940).
+  assert.deepEqual(rs.spec.encryptedData, { b: 'AgBkubeconfig' });
   assert.deepEqual(rs.spec.template.metadata, {
     name: 'istio-remote-secret-b',
     namespace: 'istio-system',
     labels: { 'istio/multiCluster': 'true' },
     annotations: { 'networking.istio.io/cluster': 'b' },
   });
-  assert.deepEqual(Object.keys(rs.spec.template.data), ['b']);
-  assert.equal(rs.spec.template.data.b, kubeconfigTemplate({ peer: 'b', server: 'https://b:6443', certificateAuthorityData: 'Q0E=' }));
+  assert.equal(rs.spec.template.data, undefined);
+  assert.equal(rs.spec.template.type, 'Opaque');
 });
 
-test('the kubeconfig template is the shape of istioctl create-remote-secret, with the token from the sealed key', () => {
-  const t = kubeconfigTemplate({ peer: 'east-2', server: 'https://api:6443', certificateAuthorityData: 'Q0E=' });
+test('the sealed kubeconfig is the shape of istioctl create-remote-secret, with the token', () => {
+  const t = remoteSecretKubeconfig({ peer: 'east-2', server: 'https://api:6443', certificateAuthorityData: 'Q0E=' }, 'eyJ.tok-en_1');
   assert.equal(
     t,
     `apiVersion: v1
@@ -136,13 +138,22 @@ kind: Config
 users:
 - name: east-2
   user:
-    token: {{ index . "east-2" }}
+    token: eyJ.tok-en_1
 `,
+  );
+  // A token or a name that YAML would read as something else stays a string.
+  const odd = remoteSecretKubeconfig({ peer: '123', server: 'https://api:6443', certificateAuthorityData: 'Q0E=' }, 'yes');
+  assert.match(odd, /^ {2}name: "123"$/m);
+  assert.match(odd, /^ {4}token: "yes"$/m);
+  // External Secrets renders the same text from its template.
+  assert.equal(
+    kubeconfigTemplate({ peer: 'east-2', server: 'https://api:6443', certificateAuthorityData: 'Q0E=' }, '{{ .token }}'),
+    t.replace('eyJ.tok-en_1', '{{ .token }}'),
   );
 });
 
 test('the reader token Secret is what create-remote-secret makes on Kubernetes 1.24+, after the control plane', () => {
-  const [s] = synthCluster(SINGLE, 'a').get('post-install/reader-token.yaml') as any[];
+  const [s] = synthCluster(SINGLE, 'a').get('reader-token/reader-token.yaml') as any[];
   assert.deepEqual(s, {
     apiVersion: 'v1',
     kind: 'Secret',

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { App } from 'cdk8s';
 import { ClusterChart } from '../../src/charts/cluster-chart';
 import { parseTopology } from '../../src/topology/load';
-import { type Mesh, needsCrossNetworkGateway, needsEastWestGateway, remoteSecretPeers } from '../../src/topology/model';
+import { type Cluster, type Mesh, needsCrossNetworkGateway, needsEastWestGateway, remoteSecretPeers } from '../../src/topology/model';
 
 const CACERTS = { 'ca-cert.pem': 'A', 'ca-key.pem': 'B', 'cert-chain.pem': 'C', 'root-cert.pem': 'D' };
 
@@ -31,6 +31,7 @@ const one = (f: Map<string, any[]>, file: string) => {
 // 2 primaries + 2 remotes on 2 networks: each network has a primary and a remote attached to it.
 const MIXED = parseTopology(`mesh_id: mesh1
 istio:
+  installer: operator
   revision: 1-30
 contexts:
   ctx-p1:
@@ -54,6 +55,8 @@ contexts:
 `);
 
 const SINGLE = parseTopology(`mesh_id: mesh1
+istio:
+  installer: operator
 contexts:
   cluster1:
     network: network1
@@ -89,6 +92,11 @@ test('multi-network primary serving a remote: externalIstiod, east-west gateway,
   assert.equal(gw.kind, 'Gateway');
   assert.equal(gw.metadata.name, 'istiod-gateway');
   assert.deepEqual(gw.spec.selector, { istio: 'eastwestgateway' });
+  // expose-istiod-rev.yaml.tmpl names the ports as expose-istiod.yaml does.
+  assert.deepEqual(
+    gw.spec.servers.map((s: any) => s.port.name),
+    ['tls-istiod', 'tls-istiodwebhook'],
+  );
   assert.deepEqual(
     gw.spec.servers.map((s: any) => [s.port.number, s.port.protocol, s.tls.mode, s.hosts]),
     [
@@ -112,19 +120,14 @@ test('multi-network primary serving a remote: externalIstiod, east-west gateway,
   ]);
 });
 
-test('multi-network remote: profile remote, injection path, remotePilotAddress, controlPlaneClusters, east-west gateway, nothing else', () => {
+test('multi-network mesh, remote on its primary network: profile remote, injection path, remotePilotAddress, controlPlaneClusters, nothing else', () => {
   const f = files(MIXED, 'r2');
   assert.deepEqual(
     [...f.keys()],
-    [
-      'secrets/namespace.yaml',
-      'secrets/cacerts.yaml',
-      'control-plane/control-plane.yaml',
-      'post-install/eastwest-gateway.yaml',
-      'post-install/reader-token.yaml',
-    ],
-    'no cross-network-gateway, no istiod exposure, no remote secrets',
+    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'reader-token/reader-token.yaml'],
+    "no east-west gateway (its network's gateways serve it), no cross-network-gateway, no istiod exposure, no remote secrets",
   );
+  assert.ok(!needsEastWestGateway(MIXED, MIXED.clusters.find((c) => c.name === 'r2') as Cluster));
   const [ns] = one(f, 'secrets/namespace.yaml');
   assert.equal(ns.metadata.labels['topology.istio.io/network'], 'net2');
   assert.equal(ns.metadata.annotations['topology.istio.io/controlPlaneClusters'], 'p2');
@@ -139,6 +142,17 @@ test('multi-network remote: profile remote, injection path, remotePilotAddress, 
     remotePilotAddress: 'istiod.p2.example.com',
   });
   assert.equal(iop.spec.values.global.externalIstiod, undefined);
+});
+
+test('a remote on another network than its primary gets the east-west gateway (primary-remote multi-network guide)', () => {
+  const mesh = parseTopology(
+    'mesh_id: m\nistio:\n  installer: operator\ncontexts:\n  p:\n    network: n1\n    eastWestGateway: {address: 192.0.2.1}\n  r:\n    network: n2\n    role: remote\n    primary: p\n',
+  );
+  const f = files(mesh, 'r');
+  const [ew] = one(f, 'post-install/eastwest-gateway.yaml');
+  assert.equal(ew.spec.components.ingressGateways[0].label['topology.istio.io/network'], 'n2');
+  assert.equal(ew.metadata.annotations['argocd.argoproj.io/sync-wave'], '3');
+  assert.ok(!f.has('post-install/cross-network-gateway.yaml'));
 });
 
 test('single-network primary-remote: the primary still gets the east-west gateway and the istiod exposure; no network label', () => {
@@ -159,7 +173,7 @@ test('single-network primary-remote: the primary still gets the east-west gatewa
   const r = files(SINGLE, 'cluster2');
   assert.deepEqual(
     [...r.keys()],
-    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'post-install/reader-token.yaml'],
+    ['secrets/namespace.yaml', 'secrets/cacerts.yaml', 'control-plane/control-plane.yaml', 'reader-token/reader-token.yaml'],
   );
   const [rns] = one(r, 'secrets/namespace.yaml');
   assert.equal(rns.metadata.annotations['topology.istio.io/controlPlaneClusters'], 'cluster1');

@@ -40,7 +40,7 @@ test('the original setup-mesh.sh topology works unchanged, with defaults', () =>
   );
   assert.deepEqual(mesh.networks, ['network-east', 'network-west']);
   assert.equal(mesh.trustDomain, 'cluster.local');
-  assert.equal(mesh.istio.installer, 'operator');
+  assert.equal(mesh.istio.installer, 'helm');
   assert.equal(mesh.secrets.provider, 'sealed-secrets');
   assert.ok(Object.isFrozen(mesh) && Object.isFrozen(mesh.clusters[0]));
 });
