@@ -1,6 +1,9 @@
 /**
- * The `helm` installer through Argo CD: one multi-source Application per Istio chart, values files in the repository.
+ * The helm and sail installers through Argo CD: each cluster is ONE Application (the cluster directory plus Istio's
+ * charts as further sources, set per cluster by the ApplicationSet's `templatePatch`), so its sync waves order the
+ * secrets before the charts; values files live in the repository.
  * https://argo-cd.readthedocs.io/en/stable/user-guide/multiple_sources/
+ * https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Template/#template-patch
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,15 +11,16 @@ import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { ControlPlane } from '../../src/charts/control-plane';
 import { EastWestGateway } from '../../src/charts/east-west-gateway';
-import { SyncWave } from '../../src/charts/sync-waves';
-import { MESH_LABEL } from '../../src/gitops/mesh-application-set';
-import { helmValuesFiles, ISTIO_APPLICATION_WAVES, IstioArgoApplications } from '../../src/installers/argocd-applications';
+import { SYNC_WAVE_ANNOTATION, SyncWave } from '../../src/charts/sync-waves';
+import { type ApplicationSetCharts, MESH_LABEL, MeshApplicationSet } from '../../src/gitops/mesh-application-set';
+import { helmValuesFiles, valuesFile } from '../../src/installers/argocd-applications';
 import { translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
 import { HEADER } from '../../src/output/render';
 import { parseTopology } from '../../src/topology/load';
-import { assertValid, schemaSkip } from '../helpers/schemas';
+import { renderApplicationSet } from '../convergence/model';
+import { assertValid } from '../helpers/schemas';
 
-const MESH = parseTopology(`mesh_id: m1
+const MESH = parseTopology(`mesh_id: M1.prod
 gitops:
   repoURL: https://git.example.com/mesh.git
   targetRevision: release
@@ -25,102 +29,108 @@ contexts:
   a:
     network: n1
     server: https://a.example.com:6443
+  b:
+    network: n2
+    server: https://b.example.com:6443
 `);
 const GITOPS = { ...MESH.gitops, repoURL: 'https://git.example.com/mesh.git' };
+const HELM: ApplicationSetCharts = { controlPlane: true, eastWestGateway: new Set(['a']), version: 'v1.30.3' };
 
-function apps(props: Partial<ConstructorParameters<typeof IstioArgoApplications>[2]> = {}): any[] {
+function appSet(charts: ApplicationSetCharts | 'none' = HELM, gitops = GITOPS): any {
   const chart = Testing.chart();
-  new IstioArgoApplications(chart, 'Istio', { meshId: 'm1', cluster: 'a', server: 'https://a.example.com:6443', gitops: GITOPS, ...props });
-  return Testing.synth(chart);
+  new MeshApplicationSet(chart, 'Set', { meshId: MESH.meshId, clusters: MESH.clusters, gitops, charts: charts === 'none' ? undefined : charts });
+  const [o] = Testing.synth(chart);
+  return o;
 }
 
-test('one Application per chart, named <mesh>-<cluster>-<release>, in Argo CD namespace and project', () => {
-  const objs = apps({ version: 'v1.30.3' });
+test('one Application per cluster, named <mesh>-<cluster> (mesh ID slugged), with the cluster directory and the charts as sources', () => {
+  const apps = renderApplicationSet(appSet());
   assert.deepEqual(
-    objs.map((o) => `${o.apiVersion} ${o.kind}/${o.metadata.name}`),
-    [
-      'argoproj.io/v1alpha1 Application/m1-a-istio-base',
-      'argoproj.io/v1alpha1 Application/m1-a-istiod',
-      'argoproj.io/v1alpha1 Application/m1-a-istio-eastwestgateway',
-    ],
+    apps.map((a) => a.metadata.name),
+    ['m1-prod-a', 'm1-prod-b'],
   );
-  for (const o of objs) {
-    assert.equal(o.metadata.namespace, 'argocd');
-    assert.deepEqual(o.metadata.labels, { [MESH_LABEL]: 'm1' });
-    assert.deepEqual(o.metadata.finalizers, ['resources-finalizer.argocd.argoproj.io'], 'deleting the Application uninstalls the chart');
-    assert.equal(o.spec.project, 'default');
-    assert.deepEqual(o.spec.destination, { server: 'https://a.example.com:6443', namespace: 'istio-system' });
-    assert.deepEqual(o.spec.syncPolicy.automated, { prune: true, selfHeal: true });
-    assert.equal(o.spec.source, undefined, 'multi-source: spec.sources only');
-  }
+  const [a, b] = apps.map((x) => x.spec as any);
+  assert.equal(a.source, undefined, 'multi-source: spec.sources only');
+  assert.deepEqual(a.destination, { server: 'https://a.example.com:6443', namespace: 'istio-system' });
+  assert.deepEqual(
+    a.sources.map((s: any) => s.path ?? s.chart ?? `ref:${s.ref}`),
+    ['deploy/dist/clusters/a', 'base', 'istiod', 'gateway', 'ref:values'],
+  );
+  assert.deepEqual(
+    b.sources.map((s: any) => s.path ?? s.chart ?? `ref:${s.ref}`),
+    ['deploy/dist/clusters/b', 'base', 'istiod', 'ref:values'],
+    'no east-west gateway chart where the cluster has none',
+  );
+  for (const x of apps) assert.deepEqual(x.metadata.labels, { [MESH_LABEL]: 'M1.prod' });
 });
 
-test('multi-source: the chart from Istio Helm repository with its values file from this repository ($values)', () => {
-  const [base, istiod, gateway] = apps({ version: 'v1.30.3' });
-  assert.deepEqual(base.spec.sources, [
-    {
-      repoURL: 'https://istio-release.storage.googleapis.com/charts',
-      chart: 'base',
-      targetRevision: '1.30.3',
-      helm: { releaseName: 'istio-base', valueFiles: ['$values/deploy/dist/clusters/a/helm/base-values.yaml'] },
-    },
-    { repoURL: 'https://git.example.com/mesh.git', targetRevision: 'release', ref: 'values' },
-  ]);
-  assert.equal(istiod.spec.sources[0].chart, 'istiod');
-  assert.deepEqual(istiod.spec.sources[0].helm, { releaseName: 'istiod', valueFiles: ['$values/deploy/dist/clusters/a/helm/istiod-values.yaml'] });
-  assert.equal(gateway.spec.sources[0].chart, 'gateway');
-  assert.deepEqual(gateway.spec.sources[0].helm, {
-    releaseName: 'istio-eastwestgateway',
-    valueFiles: ['$values/deploy/dist/clusters/a/helm/gateway-values.yaml'],
+test('chart sources: Istio Helm repository, pinned version (no "v"), release names, values files from this repository ($values)', () => {
+  const [a] = renderApplicationSet(appSet({ ...HELM, revision: 'canary' }));
+  const sources = (a.spec as any).sources;
+  assert.deepEqual(sources[0], { repoURL: 'https://git.example.com/mesh.git', targetRevision: 'release', path: 'deploy/dist/clusters/a' });
+  assert.deepEqual(sources[1], {
+    repoURL: 'https://istio-release.storage.googleapis.com/charts',
+    chart: 'base',
+    targetRevision: '1.30.3',
+    helm: { releaseName: 'istio-base', valueFiles: ['$values/deploy/dist/clusters/a/helm/base-values.yaml'] },
   });
+  assert.equal(sources[2].helm.releaseName, 'istiod-canary');
+  assert.equal(sources[3].helm.releaseName, 'istio-eastwestgateway');
+  assert.deepEqual(sources[4], { repoURL: 'https://git.example.com/mesh.git', targetRevision: 'release', ref: 'values' });
+  // Without a version: the latest chart.
+  const [latest] = renderApplicationSet(appSet({ ...HELM, version: undefined }));
+  assert.equal((latest.spec as any).sources[1].targetRevision, '*');
 });
 
-test('sync waves: base < istiod < gateway, all after the secrets', () => {
-  const waves = apps().map((o) => Number(o.metadata.annotations['argocd.argoproj.io/sync-wave']));
-  assert.deepEqual(waves, [ISTIO_APPLICATION_WAVES.base, ISTIO_APPLICATION_WAVES.istiod, ISTIO_APPLICATION_WAVES.gateway]);
-  assert.ok(waves[0] > SyncWave.SECRETS && waves[0] < waves[1] && waves[1] < waves[2]);
-});
-
-test('webhook fields istiod mutates are ignored on base and istiod', () => {
-  const [base, istiod, gateway] = apps();
-  for (const o of [base, istiod]) {
-    const vwc = o.spec.ignoreDifferences.find((d: any) => d.kind === 'ValidatingWebhookConfiguration');
-    assert.deepEqual(vwc.jqPathExpressions, ['.webhooks[]?.failurePolicy', '.webhooks[]?.clientConfig.caBundle']);
-    assert.ok(o.spec.ignoreDifferences.some((d: any) => d.kind === 'MutatingWebhookConfiguration'));
-    assert.ok(o.spec.syncPolicy.syncOptions.includes('RespectIgnoreDifferences=true'));
-  }
-  assert.equal(gateway.spec.ignoreDifferences, undefined);
-});
-
-test('without a version the latest chart (*); a revision names the istiod release; charts can be chosen (sail: gateway only)', () => {
-  assert.ok(apps().every((o) => o.spec.sources[0].targetRevision === '*'));
-  const [, istiod] = apps({ revision: 'canary' });
-  assert.equal(istiod.metadata.name, 'm1-a-istiod-canary');
-  assert.equal(istiod.spec.sources[0].helm.releaseName, 'istiod-canary');
-  const only = apps({ charts: ['gateway'] });
+test('sail: only the gateway chart beside the cluster directory (the Sail Operator installs the control plane)', () => {
+  const [a, b] = renderApplicationSet(appSet({ controlPlane: false, eastWestGateway: new Set(['a']) }));
   assert.deepEqual(
-    only.map((o) => o.metadata.name),
-    ['m1-a-istio-eastwestgateway'],
+    (a.spec as any).sources.map((s: any) => s.path ?? s.chart ?? `ref:${s.ref}`),
+    ['deploy/dist/clusters/a', 'gateway', 'ref:values'],
   );
-  // Install order is kept whatever order the charts are given in.
   assert.deepEqual(
-    apps({ charts: ['gateway', 'base'] }).map((o) => o.spec.sources[0].chart),
-    ['base', 'gateway'],
+    (b.spec as any).sources.map((s: any) => s.path ?? s.chart ?? `ref:${s.ref}`),
+    ['deploy/dist/clusters/b', 'ref:values'],
   );
 });
 
-test('a mesh ID that is not a DNS label is slugged in the names, as in the mesh ApplicationSet', () => {
-  const [base] = apps({ meshId: 'Mesh_1.prod' });
-  assert.equal(base.metadata.name, 'mesh-1-prod-a-istio-base');
-  assert.deepEqual(base.metadata.labels, { [MESH_LABEL]: 'Mesh_1.prod' });
+test('operator installer: the cluster directory is the only source, no templatePatch', () => {
+  const o = appSet('none');
+  assert.equal(o.spec.templatePatch, undefined);
+  assert.equal(o.spec.template.spec.source.path, 'deploy/dist/clusters/{{.cluster}}');
+  assert.ok(!o.spec.template.spec.syncPolicy.syncOptions.includes('SkipDryRunOnMissingResource=true'));
+});
+
+test('sync policy: automated prune and self-heal, retry with backoff without limit, dry run skipped for CRDs of the same sync', () => {
+  const o = appSet();
+  assert.deepEqual(o.spec.template.spec.syncPolicy.automated, { prune: true, selfHeal: true, allowEmpty: true });
+  assert.deepEqual(o.spec.template.spec.syncPolicy.retry, { limit: -1, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } });
+  assert.ok(o.spec.template.spec.syncPolicy.syncOptions.includes('SkipDryRunOnMissingResource=true'));
+  assert.ok(o.spec.template.spec.syncPolicy.syncOptions.includes('RespectIgnoreDifferences=true'));
+  assert.deepEqual(
+    o.spec.template.spec.ignoreDifferences.map((d: any) => d.kind),
+    ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'],
+  );
+});
+
+test('the clusters generator merges each cluster eastWestGateway parameter by name', () => {
+  const o = appSet(HELM, { ...GITOPS, generator: 'clusters' });
+  const merge = o.spec.generators[0].merge;
+  assert.deepEqual(merge.mergeKeys, ['name']);
+  assert.deepEqual(merge.generators[0], { clusters: { selector: { matchLabels: { [MESH_LABEL]: 'M1.prod' } } } });
+  assert.deepEqual(merge.generators[1].list.elements, [
+    { name: 'a', eastWestGateway: 'true' },
+    { name: 'b', eastWestGateway: 'false' },
+  ]);
+  assert.match(o.spec.templatePatch, /path: deploy\/dist\/clusters\/\{\{\.name\}\}/);
 });
 
 test('a dist path of "." gives $values/clusters/...', () => {
-  const [base] = apps({ gitops: { ...GITOPS, path: '.' } });
-  assert.deepEqual(base.spec.sources[0].helm.valueFiles, ['$values/clusters/a/helm/base-values.yaml']);
+  const [a] = renderApplicationSet(appSet(HELM, { ...GITOPS, path: '.' }));
+  assert.deepEqual((a.spec as any).sources[1].helm.valueFiles, ['$values/./clusters/a/helm/base-values.yaml']);
 });
 
-test('values files: helm/<chart>-values.yaml with the header, holding the translated values, not manifests', () => {
+test('values files: helm/<chart>-values.yaml with the header, the translated values, and the gateway wave', () => {
   // GIVEN the translated values of a remote's control plane and its east-west gateway
   const chart = Testing.chart();
   new ControlPlane(chart, 'cp', {
@@ -146,13 +156,16 @@ test('values files: helm/<chart>-values.yaml with the header, holding the transl
   }
   assert.deepEqual(parse(files.get('helm/base-values.yaml')!), t.base);
   assert.deepEqual(parse(files.get('helm/istiod-values.yaml')!), t.istiod);
-  assert.deepEqual(parse(files.get('helm/gateway-values.yaml')!), g.gateway);
-  assert.equal(IstioArgoApplications.valuesFile('istiod'), 'helm/istiod-values.yaml');
-  // Only the charts given.
+  // The gateway chart puts `annotations` on its Deployment and Service: the east-west gateway is the last wave.
+  assert.deepEqual(parse(files.get('helm/gateway-values.yaml')!), { ...g.gateway, annotations: { [SYNC_WAVE_ANNOTATION]: String(SyncWave.GATEWAY) } });
+  assert.equal(valuesFile('istiod'), 'helm/istiod-values.yaml');
   assert.deepEqual([...helmValuesFiles({ gateway: g.gateway }).keys()], ['helm/gateway-values.yaml']);
 });
 
-test('the Applications validate against the Argo CD CRDs', { skip: schemaSkip }, () => {
-  assertValid(apps({ version: '1.30.3', revision: 'canary' }));
-  assertValid(apps({ charts: ['gateway'] }));
+test('the ApplicationSet and the Applications it makes validate against the Argo CD CRDs', () => {
+  for (const charts of [HELM, { controlPlane: false, eastWestGateway: new Set<string>() }, 'none' as const]) {
+    const o = appSet(charts);
+    assertValid([o]);
+    assertValid(renderApplicationSet(o));
+  }
 });
