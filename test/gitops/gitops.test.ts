@@ -82,9 +82,9 @@ test('ApplicationSet (clusters generator): Argo CD clusters labelled with the me
 
 test('Flux: the stages of a cluster in order, secrets Ready (cacerts exists) before the control plane', () => {
   const stages = [
-    { name: 'istio-secrets', path: `deploy/dist/clusters/a/${Stage.SECRETS}`, waitForCacerts: true },
-    { name: 'istio-control-plane', path: 'deploy/dist/clusters/a/control-plane' },
-    { name: 'istio-post-install', path: 'deploy/dist/clusters/a/post-install' },
+    { name: 'istio-secrets', path: `deploy/dist/clusters/a/${Stage.SECRETS}`, healthChecks: [{ apiVersion: 'v1', kind: 'Secret', name: 'cacerts' }] },
+    { name: 'istio-control-plane', path: 'deploy/dist/clusters/a/control-plane', dependsOn: 'istio-secrets' },
+    { name: 'istio-post-install', path: 'deploy/dist/clusters/a/post-install', dependsOn: 'istio-control-plane' },
   ];
   const ks = json((c) => new FluxKustomizations(c, 'F', { stages, gitops: MESH.gitops }));
   assert.deepEqual(
