@@ -11,10 +11,13 @@ test('the torn-down tree: manifests and chart installs dropped, every kustomizat
   assert.deepEqual(res(tornDownFile('clusters/a/secrets/kustomization.yaml', k(['namespace.yaml', 'cacerts.yaml']))), []);
   assert.equal(tornDownFile('clusters/a/secrets/cacerts.yaml', 'x'), undefined);
   assert.equal(tornDownFile('clusters/a/helm/istiod-values.yaml', 'x'), undefined);
-  assert.equal(tornDownFile('argocd/charts/a.yaml', 'x'), undefined, 'the chart Applications go: their finalizer uninstalls the charts');
-  assert.deepEqual(res(tornDownFile('argocd/kustomization.yaml', k(['applicationset.yaml', 'charts/a.yaml']))), ['applicationset.yaml']);
+  assert.equal(tornDownFile('clusters/a/istioctl/control-plane.yaml', 'x'), undefined);
+  // The ApplicationSet stays (synth writes it without chart sources for a torn-down mesh, so Argo CD prunes them).
   assert.equal(tornDownFile('argocd/applicationset.yaml', 'appset'), 'appset');
+  assert.deepEqual(res(tornDownFile('argocd/kustomization.yaml', k(['applicationset.yaml']))), ['applicationset.yaml']);
   assert.equal(tornDownFile('flux/a/kustomizations.yaml', 'ks'), 'ks');
-  assert.equal(tornDownFile('flux/a/helm/releases.yaml', 'x'), undefined, 'the HelmReleases go: Flux prunes (uninstalls) them');
-  assert.deepEqual(res(tornDownFile('flux/a/helm/kustomization.yaml', k(['releases.yaml']))), []);
+  for (const d of ['control-plane', 'gateway']) {
+    assert.equal(tornDownFile(`flux/a/${d}/releases.yaml`, 'x'), undefined, 'the HelmReleases go: Flux prunes (uninstalls) them');
+    assert.deepEqual(res(tornDownFile(`flux/a/${d}/kustomization.yaml`, k(['releases.yaml']))), []);
+  }
 });
