@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { runCli } from './helpers/cli';
 import { type SealedSecretObject, unsealSealedSecret } from './helpers/unseal';
 import { hashTree, makeExampleWorkdir, REPO_ROOT } from './helpers/workdir';
@@ -126,10 +126,18 @@ test(
       );
       const wave = (kind: string, name: string) =>
         Number(objs.find((o) => o.kind === kind && o.metadata.name === name)?.metadata.annotations['argocd.argoproj.io/sync-wave']);
-      assert.ok(wave('SealedSecret', 'cacerts') < wave('IstioOperator', 'control-plane'));
+      // Istio's base and istiod charts come beside this directory in the same Application, unannotated: wave 0.
+      const charts = 0;
+      const gateway = Number(
+        parse(fs.readFileSync(path.join(REPO_ROOT, 'dist', 'clusters', c, 'helm', 'gateway-values.yaml'), 'utf8')).annotations[
+          'argocd.argoproj.io/sync-wave'
+        ],
+      );
       assert.ok(wave('Namespace', 'istio-system') < wave('SealedSecret', 'cacerts'));
-      assert.ok(wave('IstioOperator', 'control-plane') < wave('Secret', 'istio-reader-service-account-istio-remote-secret-token'));
-      assert.ok(wave('IstioOperator', 'control-plane') < wave('IstioOperator', 'eastwest'));
+      assert.ok(wave('SealedSecret', 'cacerts') < charts);
+      assert.ok(charts < wave('Secret', 'istio-reader-service-account-istio-remote-secret-token'));
+      assert.ok(wave('Secret', 'istio-reader-service-account-istio-remote-secret-token') < gateway);
+      assert.ok(!objs.some((o) => o.kind === 'IstioOperator'), 'the istioctl/ files are not applied');
     }
   },
 );

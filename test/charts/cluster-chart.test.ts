@@ -94,7 +94,9 @@ test('control plane: base.yaml merged under the generated meshID, clusterName an
 
 test('cacerts and remote secrets are SealedSecrets in the wave before the control plane', () => {
   const peer = MULTI.clusters[1];
-  const files = synthCluster(MULTI, 'a', {}, [{ peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedKubeconfig: 'AgBkubeconfig' }]);
+  const files = synthCluster(MULTI, 'a', {}, [
+    { peer, server: 'https://b:6443', certificateAuthorityData: 'Q0E=', sealedKubeconfig: 'AgBkubeconfig' },
+  ]);
   const [ca] = files.get('secrets/cacerts.yaml') as any[];
   assert.equal(ca.kind, 'SealedSecret');
   assert.equal(ca.metadata.name, 'cacerts');

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { runCli } from '../helpers/cli';
 import { type MeshSpec, makeMeshWorkdir, sealingKeyPem, synthIn, tokenOf } from '../helpers/mesh-gen';
 import { type Delivery, type KObject, rollout } from './model';
 
@@ -86,6 +87,10 @@ for (const c of CASES) {
       assert.deepEqual(r.stuck, [], `${delivery}: did not converge\n${[...r.log].map(([k, v]) => `${k}:\n  ${v.join('\n  ')}`).join('\n')}`);
       checkRemoteSecrets(dir, r.secrets, c.provider, TOPOLOGIES[c.topology]);
     }
+    // `meshgen validate` is clean on fresh output of every installer × provider.
+    const v = await runCli(['validate', '--workdir', dir]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /validate: ok/);
     fs.rmSync(dir, { recursive: true });
   });
 }

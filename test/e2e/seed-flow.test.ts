@@ -256,7 +256,10 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
           .filter((l) => l.startsWith('  '))
           .map((l) => l.trim()),
         [
-          ...CLUSTERS.flatMap((c) => [`changed  dist/clusters/${c.cluster}/helm/istiod-values.yaml`, `changed  dist/clusters/${c.cluster}/istioctl/control-plane.yaml`]),
+          ...CLUSTERS.flatMap((c) => [
+            `changed  dist/clusters/${c.cluster}/helm/istiod-values.yaml`,
+            `changed  dist/clusters/${c.cluster}/istioctl/control-plane.yaml`,
+          ]),
           ...CLUSTERS.map((c) => `changed  dist/flux/${c.cluster}/control-plane/releases.yaml`),
         ],
       );

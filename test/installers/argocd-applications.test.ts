@@ -157,7 +157,10 @@ test('values files: helm/<chart>-values.yaml with the header, the translated val
   assert.deepEqual(parse(files.get('helm/base-values.yaml')!), t.base);
   assert.deepEqual(parse(files.get('helm/istiod-values.yaml')!), t.istiod);
   // The gateway chart puts `annotations` on its Deployment and Service: the east-west gateway is the last wave.
-  assert.deepEqual(parse(files.get('helm/gateway-values.yaml')!), { ...g.gateway, annotations: { [SYNC_WAVE_ANNOTATION]: String(SyncWave.GATEWAY) } });
+  assert.deepEqual(parse(files.get('helm/gateway-values.yaml')!), {
+    ...g.gateway,
+    annotations: { [SYNC_WAVE_ANNOTATION]: String(SyncWave.GATEWAY) },
+  });
   assert.equal(valuesFile('istiod'), 'helm/istiod-values.yaml');
   assert.deepEqual([...helmValuesFiles({ gateway: g.gateway }).keys()], ['helm/gateway-values.yaml']);
 });

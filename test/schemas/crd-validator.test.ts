@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import Ajv from 'ajv';
 import * as YAML from 'yaml';
 import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 
@@ -275,7 +276,7 @@ test('every manifest generated for the example in dist/ matches its schema', { s
     for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, ent.name);
       if (ent.isDirectory()) walk(p);
-      else if (ent.name.endsWith('.yaml') && ent.name !== 'kustomization.yaml') files.push(p);
+      else if (ent.name.endsWith('.yaml') && ent.name !== 'kustomization.yaml' && path.basename(dir) !== 'helm') files.push(p);
     }
   };
   assert.ok(fs.existsSync(DIST), `${DIST} does not exist; run "npm run synth"`);
@@ -307,7 +308,24 @@ test('every manifest generated for the example in dist/ matches its schema', { s
 
   // THEN
   assert.deepEqual(errors, []);
-  for (const kind of ['SealedSecret', 'Gateway', 'Namespace', 'Secret', 'ApplicationSet', 'Kustomization']) {
+  for (const kind of ['SealedSecret', 'Gateway', 'Namespace', 'Secret', 'ApplicationSet', 'Kustomization', 'HelmRelease', 'HelmRepository']) {
     assert.ok((checked.get(kind) ?? 0) > 0, `no ${kind} in ${DIST} was checked against a schema`);
   }
+});
+
+test("the example's gateway values files match the gateway chart's values schema", { skip }, () => {
+  const schema = JSON.parse(fs.readFileSync(path.join(FOUND.dir as string, 'istio-values-schemas', 'gateway.values.schema.json'), 'utf8'));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const validate = ajv.compile(schema);
+  let n = 0;
+  for (const c of fs.readdirSync(path.join(DIST, 'clusters'))) {
+    const file = path.join(DIST, 'clusters', c, 'helm', 'gateway-values.yaml');
+    if (!fs.existsSync(file)) continue;
+    const values = YAML.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(validate(values), `${c}: ${ajv.errorsText(validate.errors)}`);
+    n += 1;
+  }
+  assert.equal(n, 3);
+  // The schema is strict: an unknown value is refused.
+  assert.ok(!validate({ networkGateway: 'n1', bogus: 1 }));
 });

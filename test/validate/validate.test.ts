@@ -190,13 +190,34 @@ test('fails when a manifest does not match its schema, naming the line, the fiel
 
 test('fails when a kustomization.yaml does not list a file of its directory, or lists one that is not there', async () => {
   const dir = example();
-  const kustomization = 'dist/clusters/cluster-east-2/post-install/kustomization.yaml';
+  const kustomization = 'dist/clusters/cluster-east-2/reader-token/kustomization.yaml';
   edit(dir, kustomization, (t) => t.replace('  - reader-token.yaml\n', '  - reader-tokens.yaml\n'));
 
   const r = await validate({ workdir: dir });
   assertProblem(r, new RegExp(`^${kustomization}: resources: does not list "reader-token\\.yaml"`));
   assertProblem(r, new RegExp(`^${kustomization}: resources: lists "reader-tokens\\.yaml", which is not in`));
   assertProblem(r, new RegExp(`^${kustomization}: differs from what synth produces`));
+});
+
+test('helm/ values and istioctl/ IstioOperators are rightly left out of kustomization.yaml; anything else unlisted is reported', async () => {
+  const dir = example();
+  const ok = await validate({ workdir: dir });
+  assert.ok(
+    !ok.problems.some((p) => /does not list "(helm|istioctl|control-plane|gateway)"/.test(p.message)),
+    ok.problems.map((p) => p.message).join('\n'),
+  );
+  // A directory next to them that nothing applies is reported.
+  fs.mkdirSync(path.join(dir, 'dist/clusters/cluster-east-1/extra'));
+  fs.writeFileSync(
+    path.join(dir, 'dist/clusters/cluster-east-1/extra/kustomization.yaml'),
+    fs.readFileSync(path.join(dir, 'dist/clusters/cluster-east-1/reader-token/kustomization.yaml')),
+  );
+  const r = await validate({ workdir: dir });
+  assertProblem(r, /^dist\/clusters\/cluster-east-1\/kustomization\.yaml: resources: does not list "extra"/);
+  // A values file that is not a mapping is reported as such, not as a manifest without apiVersion.
+  edit(dir, 'dist/clusters/cluster-east-1/helm/istiod-values.yaml', (t) => `${t.split('\n')[0]}\n- a list\n`);
+  const v = await validate({ workdir: dir });
+  assertProblem(v, /^dist\/clusters\/cluster-east-1\/helm\/istiod-values\.yaml: is not a mapping of Helm values/);
 });
 
 test('fails when a plaintext private key is dropped into dist/ (and a file without the header)', async () => {
@@ -219,14 +240,14 @@ test('fails when a token is in dist/ in plaintext or only base64-encoded', async
   const dir = example();
   const b64 = (s: string) => Buffer.from(s).toString('base64url');
   const jwt = `${b64('{"alg":"RS256","kid":"k"}')}.${b64('{"iss":"kubernetes/serviceaccount","sub":"reader"}')}.c2lnbmF0dXJl`;
-  edit(dir, 'dist/clusters/cluster-east-1/post-install/reader-token.yaml', (t) => `${t}stringData:\n  token: ${jwt}\n`);
-  edit(dir, 'dist/clusters/cluster-west-1/post-install/reader-token.yaml', (t) => `${t}data:\n  token: ${Buffer.from(jwt).toString('base64')}\n`);
+  edit(dir, 'dist/clusters/cluster-east-1/reader-token/reader-token.yaml', (t) => `${t}stringData:\n  token: ${jwt}\n`);
+  edit(dir, 'dist/clusters/cluster-west-1/reader-token/reader-token.yaml', (t) => `${t}data:\n  token: ${Buffer.from(jwt).toString('base64')}\n`);
 
   const r = await validate({ workdir: dir });
-  assertProblem(r, /^dist\/clusters\/cluster-east-1\/post-install\/reader-token\.yaml:\d+: holds what looks like a plaintext token/, /seal-token/);
+  assertProblem(r, /^dist\/clusters\/cluster-east-1\/reader-token\/reader-token\.yaml:\d+: holds what looks like a plaintext token/, /seal-token/);
   assertProblem(
     r,
-    /^dist\/clusters\/cluster-west-1\/post-install\/reader-token\.yaml:\d+: holds what looks like a base64-encoded \(not sealed\) token/,
+    /^dist\/clusters\/cluster-west-1\/reader-token\/reader-token\.yaml:\d+: holds what looks like a base64-encoded \(not sealed\) token/,
   );
 });
 
