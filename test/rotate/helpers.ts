@@ -52,15 +52,18 @@ export function unsealCacerts(workdir: string, cluster: string): Record<string, 
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('utf8')]));
 }
 
-/** `spec` of a cluster's control-plane IstioOperator. */
+/** `spec` of a cluster's merged control-plane IstioOperator (`istioctl/`, what the chart values are translated from). */
 export function controlPlaneSpec(workdir: string, cluster: string): Record<string, any> {
-  const file = path.join(workdir, 'dist', 'clusters', cluster, 'control-plane', 'control-plane.yaml');
+  const file = path.join(workdir, 'dist', 'clusters', cluster, 'istioctl', 'control-plane.yaml');
   const doc = parseAllDocuments(fs.readFileSync(file, 'utf8'))
     .map((d) => d.toJS() as { kind?: string; spec?: Record<string, any> } | null)
     .find((o) => o?.kind === 'IstioOperator');
   if (!doc?.spec) throw new Error(`no IstioOperator in ${file}`);
   return doc.spec;
 }
+
+/** The files of the control plane install of the example (helm): the istiod values and IstioOperator, the Flux releases. */
+export const CONTROL_PLANE_FILES = /^dist\/(clusters\/[^/]+\/(helm\/istiod-values|istioctl\/control-plane)|flux\/[^/]+\/control-plane\/releases)\.yaml$/;
 
 /** The paths that differ between two {@link hashTree} results, by kind. */
 export function treeDiff(before: Map<string, string>, after: Map<string, string>): { added: string[]; changed: string[]; removed: string[] } {
