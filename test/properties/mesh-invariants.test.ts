@@ -129,7 +129,9 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 const isRemote = (c: MeshClusterSpec) => c.role === 'remote';
 const isMultiNetwork = (spec: MeshSpec) => new Set(spec.clusters.map((c) => c.network)).size > 1;
 const remotesOf = (spec: MeshSpec, c: MeshClusterSpec) => spec.clusters.filter((r) => isRemote(r) && r.primary === c.context);
-const needsEastWest = (spec: MeshSpec, c: MeshClusterSpec) => isMultiNetwork(spec) || (!isRemote(c) && remotesOf(spec, c).length > 0);
+// A remote on its primary's network needs none (primary-remote guide); one on another network does (multi-network guide).
+const needsEastWest = (spec: MeshSpec, c: MeshClusterSpec) =>
+  isRemote(c) ? isMultiNetwork(spec) && byContext(spec, c.primary)?.network !== c.network : isMultiNetwork(spec) || remotesOf(spec, c).length > 0;
 const needsCrossNetwork = (spec: MeshSpec, c: MeshClusterSpec) => isMultiNetwork(spec) && !isRemote(c);
 const peersOf = (spec: MeshSpec, c: MeshClusterSpec) => (isRemote(c) ? [] : spec.clusters.filter((o) => o !== c).map((o) => o.cluster));
 const byContext = (spec: MeshSpec, context: string | undefined) => spec.clusters.find((c) => c.context === context);
@@ -155,11 +157,14 @@ interface Placed {
   readonly obj: K8sObject;
 }
 
-/** Every object of every YAML file under `root` except kustomization.yaml files. */
+/** Files of a cluster directory that no kustomization applies: Helm values (`helm/`) and `istioctl install -f` input (`istioctl/`). */
+const NOT_APPLIED = /^(clusters\/[^/]+\/)?(helm|istioctl)\//;
+
+/** Every applied object of every YAML file under `root` (kustomization.yaml, helm/ and istioctl/ files excluded). */
 function objectsIn(root: string): Placed[] {
   const out: Placed[] = [];
   for (const file of [...hashTree(root).keys()].sort()) {
-    if (!file.endsWith('.yaml') || path.posix.basename(file) === 'kustomization.yaml') continue;
+    if (!file.endsWith('.yaml') || path.posix.basename(file) === 'kustomization.yaml' || NOT_APPLIED.test(file)) continue;
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(root, file), 'utf8'))) {
       assert.deepEqual(doc.errors, [], `${file} is valid YAML`);
       const obj = doc.toJS() as K8sObject | null;
@@ -340,7 +345,8 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
           const d = clusterDir(dir, c);
           const objs = objectsIn(d);
           const why = `${c.cluster} (${isRemote(c) ? 'remote' : 'primary'}, ${remotesOf(spec, c).length} remote(s), ${multi ? 'multi' : 'single'}-network mesh)`;
-          assert.equal(fs.existsSync(path.join(d, 'post-install', 'eastwest-gateway.yaml')), needsEastWest(spec, c), `east-west gateway of ${why}`);
+          assert.equal(fs.existsSync(path.join(d, 'helm', 'gateway-values.yaml')), needsEastWest(spec, c), `east-west gateway of ${why}`);
+          assert.equal(fs.existsSync(path.join(d, 'istioctl', 'eastwest-gateway.yaml')), needsEastWest(spec, c), `east-west gateway IOP of ${why}`);
           assert.equal(named(objs, 'Gateway', 'cross-network-gateway').length, needsCrossNetwork(spec, c) ? 1 : 0, `cross-network-gateway of ${why}`);
           const ns = named(objs, 'Namespace', 'istio-system');
           assert.equal(ns.length, 1, `${c.cluster} has one istio-system Namespace`);
@@ -351,7 +357,9 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
           const serves = !isRemote(c) && remotesOf(spec, c).length > 0;
           assert.equal(named(objs, 'Gateway', 'istiod-gateway').length, serves ? 1 : 0, `istiod-gateway of ${why}`);
           assert.equal(named(objs, 'VirtualService', 'istiod-vs').length, serves ? 1 : 0, `istiod-vs of ${why}`);
-          const cp = objs.filter((o) => o.file === 'control-plane/control-plane.yaml' && o.obj.kind === 'IstioOperator');
+          const cp = parseAllDocuments(fs.readFileSync(path.join(d, 'istioctl', 'control-plane.yaml'), 'utf8'))
+            .map((doc) => ({ file: 'istioctl/control-plane.yaml', obj: doc.toJS() as K8sObject }))
+            .filter((o) => o.obj.kind === 'IstioOperator');
           assert.equal(cp.length, 1, `${c.cluster} has one control plane IstioOperator`);
           const global = cp[0].obj.spec?.values?.global ?? {};
           assert.equal(global.externalIstiod, serves ? true : undefined, `externalIstiod of ${why}`);
@@ -374,7 +382,7 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
           assert.deepEqual(dup, [], `duplicate objects in dist/clusters/${c.cluster}`);
           const listed = kustomized(d);
           assert.deepEqual([...listed].sort(), [...new Set(listed)].sort(), `dist/clusters/${c.cluster}: each file is listed once`);
-          const files = [...hashTree(d).keys()].filter((f) => f !== 'kustomization.yaml');
+          const files = [...hashTree(d).keys()].filter((f) => f !== 'kustomization.yaml' && !NOT_APPLIED.test(f));
           assert.deepEqual(listed.sort(), files.sort(), `dist/clusters/${c.cluster}: kustomization.yaml reaches every file`);
         }
       }),
@@ -547,8 +555,10 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
         const networkDropped = isMultiNetwork(spec) && !isMultiNetwork(next);
         for (const c of next.clusters) {
           const d = `dist/clusters/${c.cluster}`;
+          const f = `dist/flux/${c.cluster}`;
           let secretsList = false;
           let postInstallList = false;
+          let fluxStages = false;
           if (!isRemote(c)) {
             if (peersOf(next, c).length === 0) {
               expected.removed.push(`${d}/secrets/remote-secrets.yaml`);
@@ -559,8 +569,10 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
           if (networkDropped) {
             expected.changed.push(`${d}/secrets/namespace.yaml`);
             if (needsEastWest(spec, c) && !needsEastWest(next, c)) {
-              expected.removed.push(`${d}/post-install/eastwest-gateway.yaml`);
-              postInstallList = true;
+              // The gateway chart's values, its IstioOperator and its Flux release go.
+              expected.removed.push(`${d}/helm/gateway-values.yaml`, `${d}/istioctl/eastwest-gateway.yaml`);
+              expected.removed.push(`${f}/gateway/kustomization.yaml`, `${f}/gateway/releases.yaml`);
+              fluxStages = true;
             }
             if (needsCrossNetwork(spec, c) && !needsCrossNetwork(next, c)) {
               expected.removed.push(`${d}/post-install/cross-network-gateway.yaml`);
@@ -568,7 +580,16 @@ describe(`mesh invariants over random topologies (remotes ${REMOTES_SUPPORTED ? 
             }
           }
           if (secretsList) expected.changed.push(`${d}/secrets/kustomization.yaml`);
-          if (postInstallList) expected.changed.push(`${d}/post-install/kustomization.yaml`);
+          if (postInstallList) {
+            if (remotesOf(next, c).length > 0) expected.changed.push(`${d}/post-install/kustomization.yaml`);
+            else {
+              // The stage is empty: its directory and its Flux Kustomization go.
+              expected.removed.push(`${d}/post-install/kustomization.yaml`);
+              expected.changed.push(`${d}/kustomization.yaml`);
+              fluxStages = true;
+            }
+          }
+          if (fluxStages) expected.changed.push(`${f}/kustomizations.yaml`);
         }
         assert.deepEqual(diffHashes(before, outputHashes(dir)), sortDiff(expected), `removing ${v} from ${spec.clusters.length} cluster(s)`);
 
