@@ -192,7 +192,11 @@ describe('crash safety: SIGKILL during synth leaves the old or the new tree', { 
       assert.deepEqual(
         changed.sort(),
         meshOf(n)
-          .clusters.map((c) => `clusters/${c.cluster}/control-plane/control-plane.yaml`)
+          .clusters.flatMap((c) => [
+            `clusters/${c.cluster}/helm/istiod-values.yaml`,
+            `clusters/${c.cluster}/istioctl/control-plane.yaml`,
+            `flux/${c.cluster}/control-plane/releases.yaml`,
+          ])
           .sort(),
         'old → new changes exactly every control-plane file',
       );
