@@ -54,20 +54,21 @@ export class Sealer {
     const pub = publicInput === undefined ? undefined : fingerprint(label, `${key}\0public`, publicInput);
     if (entry && (fp === undefined || entry.sha256 === fp) && entry.publicSha256 === pub) return entry.value;
     const what = `sealed/${this.seals.cluster}.yaml ${secret}/${key}`;
+    // Why a committed value cannot be reused (a remote secret of the old token-only format, a changed server or CA).
+    const stale =
+      entry && pub !== undefined
+        ? entry.publicSha256 === undefined
+          ? 'sealed in an older format (the token alone); it is resealed as a whole kubeconfig from the kept reader token'
+          : entry.publicSha256 !== pub
+            ? "the peer's server or CA changed; it is resealed from the kept reader token"
+            : undefined
+        : undefined;
     if (plaintext === undefined || fp === undefined) {
-      if (entry && this.frozen) {
-        this.needs.push({
-          what,
-          why:
-            entry.publicSha256 === undefined
-              ? 'sealed in an older format (the token alone); it is resealed as a whole kubeconfig from the kept reader token'
-              : "the peer's server or CA changed; it is resealed from the kept reader token",
-        });
-      }
+      if (entry && this.frozen && stale) this.needs.push({ what, why: stale });
       return undefined;
     }
     if (this.frozen) {
-      this.needs.push({ what, why: entry ? 'the value changed' : 'not sealed yet' });
+      this.needs.push({ what, why: stale ?? (entry ? 'the value changed' : 'not sealed yet') });
       return undefined;
     }
     const value = sealValue(this.cert, ISTIO_NAMESPACE, secret, plaintext);

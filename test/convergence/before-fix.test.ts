@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../helpers/workdir';
+import { runCli } from '../helpers/cli';
+import { makeExampleWorkdir, REPO_ROOT } from '../helpers/workdir';
 import { rollout } from './model';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'before-fix');
@@ -73,4 +74,55 @@ test('the committed example converges with Argo CD and with Flux', () => {
       }
     }
   }
+});
+
+test('stores sealed before the fix migrate: --frozen names each token-only remote secret; synth reseals them from the kept tokens', async () => {
+  const dir = makeExampleWorkdir({ withPrivateKeys: true });
+  fs.rmSync(path.join(dir, 'sealed'), { recursive: true });
+  fs.cpSync(path.join(FIXTURES, 'operator-default', 'sealed'), path.join(dir, 'sealed'), { recursive: true });
+  const frozen = await runCli(['synth', '--check', '--frozen', '--workdir', dir]);
+  assert.equal(frozen.code, 1, frozen.stderr);
+  const pairs = [...frozen.stderr.matchAll(/sealed\/(\S+)\.yaml istio-remote-secret-(\S+)\/\S+: sealed in an older format/g)].map(
+    (m) => `${m[1]}:${m[2]}`,
+  );
+  assert.deepEqual(pairs.sort(), [
+    'cluster-east-1:cluster-east-2',
+    'cluster-east-1:cluster-west-1',
+    'cluster-east-2:cluster-east-1',
+    'cluster-east-2:cluster-west-1',
+    'cluster-west-1:cluster-east-1',
+    'cluster-west-1:cluster-east-2',
+  ]);
+  const cacertsBefore = fs.readFileSync(path.join(dir, 'sealed', 'cluster-east-1.yaml'), 'utf8').match(/ {2}cacerts:\n(?: {4}.*\n)+/)?.[0];
+  // With the kept reader tokens, synth reseals exactly the six remote secrets, as whole kubeconfigs.
+  const r = await runCli(['synth', '--workdir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sealed 6 value\(s\)/);
+  assert.equal(
+    fs.readFileSync(path.join(dir, 'sealed', 'cluster-east-1.yaml'), 'utf8').match(/ {2}cacerts:\n(?: {4}.*\n)+/)?.[0],
+    cacertsBefore,
+    'cacerts ciphertext kept',
+  );
+  const again = await runCli(['synth', '--check', '--frozen', '--workdir', dir]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  const r2 = rollout(dir, { delivery: 'flux', sealingKeyOf, tokenOf });
+  assert.deepEqual(r2.violations, []);
+  assert.match(r2.secrets.get('cluster-west-1')?.get('istio-remote-secret-cluster-east-1')?.['cluster-east-1'].toString() ?? '', /^apiVersion: v1\n/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("a changed server is seen without the token (CI): the remote secret's public fingerprint", async () => {
+  const dir = makeExampleWorkdir();
+  const file = path.join(dir, 'topology.yaml');
+  fs.writeFileSync(
+    file,
+    fs.readFileSync(file, 'utf8').replace('https://api.cluster-west-1.example.com:6443', 'https://api2.cluster-west-1.example.com:6443'),
+  );
+  const r = await runCli(['synth', '--check', '--frozen', '--workdir', dir]);
+  assert.equal(r.code, 1);
+  const pairs = [...r.stderr.matchAll(/sealed\/(\S+)\.yaml istio-remote-secret-(\S+)\/\S+: the peer's server or CA changed/g)].map(
+    (m) => `${m[1]}:${m[2]}`,
+  );
+  assert.deepEqual(pairs.sort(), ['cluster-east-1:cluster-west-1', 'cluster-east-2:cluster-west-1']);
+  fs.rmSync(dir, { recursive: true });
 });

@@ -63,7 +63,8 @@ export function controlPlaneSpec(workdir: string, cluster: string): Record<strin
 }
 
 /** The files of the control plane install of the example (helm): the istiod values and IstioOperator, the Flux releases. */
-export const CONTROL_PLANE_FILES = /^dist\/(clusters\/[^/]+\/(helm\/istiod-values|istioctl\/control-plane)|flux\/[^/]+\/control-plane\/releases)\.yaml$/;
+export const CONTROL_PLANE_FILES =
+  /^dist\/(clusters\/[^/]+\/(helm\/istiod-values|istioctl\/control-plane)|flux\/[^/]+\/control-plane\/releases)\.yaml$/;
 
 /** The paths that differ between two {@link hashTree} results, by kind. */
 export function treeDiff(before: Map<string, string>, after: Map<string, string>): { added: string[]; changed: string[]; removed: string[] } {
