@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { CACERTS_KEYS } from './charts/ca-certs';
 import { cacertsKey } from './charts/external-secrets';
 import { InputError } from './errors';
-import { writeFileAtomic, writePrivateFile } from './fs-util';
+import { makeDirs, PRIVATE_DIR_MODE, writeFileAtomic, writePrivateFile } from './fs-util';
+import { withWorkdirLock } from './lock';
 import { CertStore } from './pki';
 import { findContext } from './seal-token';
 import { loadTopology } from './topology/load';
@@ -13,7 +14,7 @@ export interface ExportCaOptions {
   readonly workdir: string;
   /** Cluster name, or the kube context of the cluster. */
   readonly cluster: string;
-  /** Directory to write the four files into (created; mode 0700). */
+  /** Directory to write the four files into (created, or tightened, to mode 0700). */
   readonly out: string;
 }
 
@@ -31,6 +32,10 @@ export interface ExportCaResult {
  * `vault kv put secret/<prefix>/<cluster>/cacerts ca-cert.pem=@ca-cert.pem ...`.
  */
 export function exportCa(opts: ExportCaOptions): ExportCaResult {
+  return withWorkdirLock(opts.workdir, 'meshgen export-ca', 'exclusive', () => exportCaLocked(opts));
+}
+
+function exportCaLocked(opts: ExportCaOptions): ExportCaResult {
   const mesh = loadTopology(opts.workdir);
   const cluster = mesh.clusters.find((c) => c.name === opts.cluster) ?? findContext(mesh, opts.cluster);
   const store = new CertStore(opts.workdir);
@@ -54,7 +59,9 @@ export function exportCa(opts: ExportCaOptions): ExportCaResult {
   if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) {
     throw new InputError({ file: opts.out, message: '--out is not a directory', fix: 'pass a directory (it is created if missing)' });
   }
-  fs.mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+  // The directory receives a private key: created 0700, or tightened to 0700 when it exists (whatever the umask).
+  makeDirs(opts.out, PRIVATE_DIR_MODE);
+  fs.chmodSync(opts.out, PRIVATE_DIR_MODE);
   const content: Record<(typeof CACERTS_KEYS)[number], string> = {
     'ca-cert.pem': ca.caCertPem,
     'ca-key.pem': ca.caKeyPem,
@@ -65,7 +72,7 @@ export function exportCa(opts: ExportCaOptions): ExportCaResult {
   for (const k of CACERTS_KEYS) {
     const file = path.join(opts.out, k);
     if (k === 'ca-key.pem') writePrivateFile(file, content[k]);
-    else writeFileAtomic(file, content[k], 0o644, 0o700);
+    else writeFileAtomic(file, content[k], 0o644, PRIVATE_DIR_MODE);
     files.push(file);
   }
   return { cluster: cluster.name, files, storeKey: cacertsKey(mesh.secrets.prefix, cluster.name) };

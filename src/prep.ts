@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
+import { withWorkdirLock } from './lock';
 import { CertStore, createRootCa } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
@@ -36,6 +37,8 @@ export const GITIGNORE_LINES = [
   '# meshgen: leftovers of an interrupted synth (a temporary file may hold a private key)',
   '.dist.meshgen-*',
   '*.meshgen-tmp-*',
+  '# meshgen: the lock of a running meshgen command',
+  '.meshgen.lock*',
 ];
 
 /** The JSON Schema of topology.yaml shipped with meshgen. */
@@ -46,6 +49,10 @@ export const SCHEMA_PATH = path.resolve(__dirname, '..', '..', 'schema', 'topolo
  * .gitignore lines. Re-running changes nothing; replacing an existing root needs `force`.
  */
 export async function prep(opts: PrepOptions): Promise<PrepResult> {
+  return withWorkdirLock(opts.workdir, 'meshgen prep', 'exclusive', () => prepLocked(opts));
+}
+
+async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   const problems = [];
   if (!new RegExp(LABEL_VALUE).test(opts.meshId) || opts.meshId.length > 63) {
     problems.push({
@@ -72,6 +79,8 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
 
   // Root CA.
   const store = new CertStore(workdir);
+  // A prep killed between the root key and its certificate: complete it (the key is the one of that certificate).
+  store.resumeRootWrite();
   const hasRoot = fs.existsSync(path.join(workdir, 'certs', 'root-cert.pem'));
   if (!hasRoot && store.hasRootKey() && !opts.force) {
     throw new InputError({
@@ -80,12 +89,16 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
       fix: 'restore certs/root-cert.pem from git, or pass --force to create a new root CA (every intermediate must then be reissued)',
     });
   }
+  let gitignoreAdded: string[] | undefined;
+  const hadGitignore = fs.existsSync(path.join(workdir, '.gitignore'));
   if (hasRoot && !opts.force) {
     store.readRoot(); // validates what is there
     kept.push('certs/root-cert.pem');
     if (store.hasRootKey()) kept.push('certs/root-key.pem');
   } else {
     const root = await createRootCa({ org: opts.org, keySize: opts.keySize, days: opts.days });
+    // The private key is written only where .gitignore keeps it out of git.
+    gitignoreAdded = ensureGitignore(workdir, GITIGNORE_LINES);
     store.writeRoot(root);
     created.push('certs/root-cert.pem', 'certs/root-key.pem');
     if (hasRoot) {
@@ -107,9 +120,9 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
   writeIfAbsent(BASE_FILE, baseTemplate());
   writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH)));
 
-  // .gitignore: append the lines that are missing.
-  const hadGitignore = fs.existsSync(path.join(workdir, '.gitignore'));
-  if (ensureGitignore(workdir, GITIGNORE_LINES).length === 0) kept.push('.gitignore');
+  // .gitignore: append the lines that are missing (done already when the root key was written).
+  gitignoreAdded ??= ensureGitignore(workdir, GITIGNORE_LINES);
+  if (gitignoreAdded.length === 0) kept.push('.gitignore');
   else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
   else created.push('.gitignore');
   return { created, kept, warnings };

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
 import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
+import { withWorkdirLock } from './lock';
 import {
   CERTS_DIR,
   CertStore,
@@ -39,13 +40,20 @@ import {
   withTrailingNewline,
   writeRotationState,
 } from './pki';
+import { GITIGNORE_LINES } from './prep';
 import { loadTopology } from './topology/load';
 import type { Cluster, Mesh, SecretsProvider } from './topology/model';
 import { nearest } from './topology/validate';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** `.gitignore` lines that keep the private keys of rotations out of git (appended where missing, like prep's). */
+/**
+ * What rotate and rotate-root make sure `.gitignore` has before they write a key: prep's lines, which keep every private
+ * key out of git (the new intermediate's key as well as the files of a root rotation: {@link ROTATION_GITIGNORE_LINES}).
+ */
+const KEY_GITIGNORE_LINES = GITIGNORE_LINES;
+
+/** `.gitignore` lines that keep the private keys of rotations out of git (all among prep's {@link GITIGNORE_LINES}). */
 export const ROTATION_GITIGNORE_LINES = [
   '# meshgen: private keys of certificate rotations (meshgen rotate, meshgen rotate-root)',
   `certs/*/*${STAGED_SUFFIX}*`,
@@ -116,6 +124,10 @@ export interface RotateResult {
  *   invalid root. Nothing is written in that case.
  */
 export async function rotateIntermediates(opts: RotateOptions): Promise<RotateResult> {
+  return withWorkdirLock(opts.workdir, 'meshgen rotate', 'exclusive', () => rotateIntermediatesLocked(opts));
+}
+
+async function rotateIntermediatesLocked(opts: RotateOptions): Promise<RotateResult> {
   const workdir = path.resolve(opts.workdir);
   const modes = [opts.clusters !== undefined && opts.clusters.length > 0, Boolean(opts.all), opts.expiringWithinDays !== undefined];
   if (modes.filter(Boolean).length !== 1) {
@@ -182,7 +194,7 @@ export async function rotateIntermediates(opts: RotateOptions): Promise<RotateRe
     }),
   );
 
-  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
+  const gitignore = ensureGitignore(workdir, KEY_GITIGNORE_LINES);
   for (const { cluster, files } of fresh) {
     store.replaceIntermediate(cluster, files);
     const info = certificateInfo(files.caCertPem);
@@ -267,6 +279,10 @@ export interface RotateRootResult {
  *   in the state the step starts from.
  */
 export async function rotateRoot(opts: RotateRootOptions): Promise<RotateRootResult> {
+  return withWorkdirLock(opts.workdir, `meshgen rotate-root --phase ${opts.step}`, 'exclusive', () => rotateRootLocked(opts));
+}
+
+async function rotateRootLocked(opts: RotateRootOptions): Promise<RotateRootResult> {
   const workdir = path.resolve(opts.workdir);
   const mesh = loadTopology(workdir);
   const store = new CertStore(workdir);
@@ -298,7 +314,7 @@ export interface RootRotationStatus {
 
 /** Reads the rotation state (validated against the root files). */
 export function rootRotationStatus(workdir: string): RootRotationStatus {
-  const trust = trustBundleFor(path.resolve(workdir));
+  const trust = withWorkdirLock(workdir, 'meshgen rotate-root', 'shared', () => trustBundleFor(path.resolve(workdir)));
   const next: Record<'none' | RotationPhase, RootRotationStep> = { none: 'add', add: 'switch', switch: 'finish', finish: 'done' };
   return { phase: trust.phase, state: trust.state, next: next[trust.phase] };
 }
@@ -325,7 +341,7 @@ async function rotateRootAdd(
   for (const cluster of clusters) problems.push(...checkIntermediate(workdir, cluster, [oldPem], ROOT_CERT_FILE));
   if (problems.length > 0) throw new InputError(problems);
 
-  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
+  const gitignore = ensureGitignore(workdir, KEY_GITIGNORE_LINES);
   let reusedRoot = false;
   let nextPem = readIfExists(path.join(workdir, NEXT_ROOT_CERT_FILE));
   if (nextPem !== undefined) {
@@ -415,7 +431,7 @@ async function rotateRootSwitch(
       return { cluster, files: checked(cluster, { ...made, rootCertPem: bundle }) };
     }),
   );
-  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
+  const gitignore = ensureGitignore(workdir, KEY_GITIGNORE_LINES);
   writeRotationState(workdir, { ...state, phase: 'switch' });
   for (const { cluster, files } of fresh) store.replaceIntermediate(cluster, files);
   for (const cluster of clusters) store.readIntermediate(cluster);
@@ -459,7 +475,7 @@ function rotateRootFinish(workdir: string, store: CertStore, state: RotationStat
     }
     if (problems.length > 0) throw new InputError(problems);
   }
-  const gitignore = ensureGitignore(workdir, ROTATION_GITIGNORE_LINES);
+  const gitignore = ensureGitignore(workdir, KEY_GITIGNORE_LINES);
   if (state.phase === 'switch') writeRotationState(workdir, { ...state, phase: 'finish' });
 
   // Each step below is idempotent, so a re-run completes an interrupted finish.

@@ -1,6 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
+import { faultPoint } from './fault';
+import { ensureGitignore } from './fs-util';
+import { withWorkdirLock } from './lock';
+import { GITIGNORE_LINES } from './prep';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
 import { Sealer } from './secrets/sealer';
@@ -44,6 +48,10 @@ export interface SealTokenResult {
  * is written; many tokens are sealed in one pass over the stores (`--token-dir`).
  */
 export function sealTokens(opts: SealTokenOptions): SealTokenResult[] {
+  return withWorkdirLock(opts.workdir, 'meshgen seal-token', 'exclusive', () => sealTokensLocked(opts));
+}
+
+function sealTokensLocked(opts: SealTokenOptions): SealTokenResult[] {
   const mesh = loadTopology(opts.workdir);
   const problems: Problem[] = [];
   const inputs: { cluster: Cluster; token: string }[] = [];
@@ -79,7 +87,10 @@ export function sealTokens(opts: SealTokenOptions): SealTokenResult[] {
     }
     results.push({ cluster: cluster.name, holders: hs.map((h) => h.name), sealed });
   }
+  // The tokens are kept only where .gitignore keeps them out of git.
+  ensureGitignore(path.resolve(opts.workdir), GITIGNORE_LINES);
   for (const seals of stores.values()) if (seals.dirty) store.save(seals);
+  faultPoint('seal-token.stores-saved');
   for (const { cluster, token } of inputs) keepToken(path.resolve(opts.workdir), cluster.name, token);
   return results;
 }

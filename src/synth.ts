@@ -2,15 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES, type Stage } from './charts/cluster-chart';
-import { CheckFailed, InputError } from './errors';
-import { removeStaleTempFiles } from './fs-util';
+import { CheckFailed, InputError, type Problem } from './errors';
+import { ensureGitignore, removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
 import { helmValuesFiles } from './installers/argocd-applications';
+import { withWorkdirLock } from './lock';
 import { type Logger, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
-import { recoverTree, type TreeDiff, TreeWriter } from './output/tree';
+import { type TreeDiff, TreeWriter } from './output/tree';
 import { CertStore, type IntermediatePublic, organisationOf, trustBundleFor } from './pki';
+import { GITIGNORE_LINES } from './prep';
+import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { SEALED_DIR, SealedStore } from './secrets/sealed-store';
 import type { Need } from './secrets/sealer';
 import { Sealing } from './secrets/sealing';
@@ -60,20 +63,35 @@ export interface SynthResult {
 
 /**
  * Validates the inputs, creates missing intermediate CAs, seals what changed, and writes `dist/` and `sealed/`
- * (inputs → model → constructs → files).
+ * (inputs → model → constructs → files), holding the lock of the work directory (shared with `check`).
+ *
+ * Nothing is written before the whole run has succeeded: new keys, sealed stores and the new tree are kept in memory
+ * or beside their place until then, so a run that fails leaves the work directory as it was.
+ *
+ * @throws InputError (exit 2) on bad input, or when another meshgen run holds the work directory
  */
 export async function synth(opts: SynthOptions): Promise<SynthResult> {
+  const command = `meshgen synth${opts.check ? ' --check' : ''}${opts.frozen ? ' --frozen' : ''}`;
+  return withWorkdirLock(opts.workdir, command, opts.check ? 'shared' : 'exclusive', () => runSynth(opts));
+}
+
+/** Internal settings of {@link runSynth}. */
+export interface RunSynthInternals {
+  /** Warn about private keys readable by group or others (validate reports them as problems instead). */
+  readonly keyModeWarnings?: boolean;
+}
+
+/**
+ * {@link synth} for a caller that holds the work directory's lock already (teardown: exclusive; validate: shared).
+ * @internal
+ */
+export async function runSynth(opts: SynthOptions, internals: RunSynthInternals = {}): Promise<SynthResult> {
   const log = opts.log ?? quietLogger();
   const workdir = path.resolve(opts.workdir);
   // A torn-down mesh (teardown.yaml) needs no key and no sealing: its tree has no secret.
   const tornDown = fs.existsSync(path.join(workdir, TEARDOWN_FILE));
   const noWork = Boolean(opts.frozen || opts.check || tornDown);
   const distRoot = path.join(workdir, DIST_DIR);
-  if (!opts.check) {
-    recoverTree(distRoot);
-    removeStaleTempFiles(path.join(workdir, SEALED_DIR));
-    removeStaleTempFiles(path.join(workdir, 'certs'));
-  }
 
   // 1. Inputs.
   const mesh = loadTopology(workdir);
@@ -84,6 +102,9 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   if (!root) {
     throw new InputError({ file: 'certs/root-cert.pem', message: 'the root CA is missing', fix: 'run `meshgen prep --mesh-id <id> --org <org>`' });
   }
+  if (internals.keyModeWarnings !== false) {
+    for (const p of certStore.privateFileModeProblems()) warnings.push(`${p.file}: ${p.message}; fix: ${p.fix}`);
+  }
 
   // 2. Intermediate CAs.
   const needs: Need[] = [];
@@ -91,18 +112,27 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
   if (noWork) {
     for (const c of missingCa) needs.push({ what: `certs/${c.name}/`, why: `the intermediate CA of ${c.name} does not exist yet` });
   }
+  if (!noWork && missingCa.length > 0 && mesh.secrets.provider === 'sealed-secrets') {
+    // Key generation is slow: every input that can still fail the run is checked before (they are read again below).
+    loadMeshSealingCerts(workdir, mesh, opts.now ?? new Date());
+    loadAllStores(
+      new SealedStore(workdir),
+      mesh.clusters.map((c) => c.name),
+    );
+  }
   const org = mesh.org ?? organisationOf(root.certPem) ?? 'Istio';
-  const { created, intermediates } = await certStore.ensureIntermediates(
+  // New intermediates stay in memory until the run is complete (step 4), so a failing run writes no key.
+  const { created, intermediates, pending } = await certStore.ensureIntermediates(
     mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
     {
       org,
       keySize: opts.caKeySize,
       days: opts.caDays,
       allowCreate: !noWork,
+      write: false,
       onProgress: (done, total) => log.progress(`creating intermediate CAs: ${done}/${total}`),
     },
   );
-  if (created.length > 0) log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
   const trust = trustBundleFor(workdir);
   if (trust.phase !== 'none') log.info(`root CA rotation in phase ${trust.phase} (certs/rotation.yaml): multi-root trust is on`);
 
@@ -211,6 +241,18 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     };
     for (const w of warnings) log.warn(w);
     if (!opts.check) {
+      // The run succeeded: commit, keys first (the sealed stores hold their ciphertext), then sealed/, then the swap
+      // of dist/ (derived from both). A crash in between leaves inputs the next synth completes from.
+      if (pending.size > 0) {
+        // Private keys are written only where .gitignore keeps them out of git.
+        ensureGitignore(workdir, GITIGNORE_LINES);
+        for (const [cluster, files] of pending) certStore.writeIntermediate(cluster, files);
+        log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
+      }
+      // Leftovers of a killed run (a temporary file may hold a private key); this run's pending stores stay.
+      removeStaleTempFiles(workdir, new Set(), 0); // .gitignore, teardown.yaml
+      removeStaleTempFiles(path.join(workdir, 'certs'));
+      removeStaleTempFiles(path.join(workdir, SEALED_DIR), new Set(sealing?.dirty().map((c) => SealedStore.pendingFileOf(workdir, c))));
       sealing?.commit();
       for (const p of storeDiff.removed) store.remove(path.basename(p, '.yaml'));
       treeWriter.commit();
@@ -220,6 +262,20 @@ export async function synth(opts: SynthOptions): Promise<SynthResult> {
     treeWriter.discard();
     sealing?.discard();
   }
+}
+
+/** Reads (and so validates) every cluster's store; all problems at once. */
+function loadAllStores(store: SealedStore, clusters: readonly string[]): void {
+  const problems: Problem[] = [];
+  for (const c of clusters) {
+    try {
+      store.load(c);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
 }
 
 function formatWarning(w: Warning): string {

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from './fs-util';
+import { withWorkdirLock } from './lock';
 import type { Logger } from './log';
 import { TEARDOWN_FILE } from './output/torn-down';
-import { recoverTree } from './output/tree';
-import { DIST_DIR, synth } from './synth';
+import { runSynth } from './synth';
 
 const MARKER = `# meshgen teardown: this mesh is uninstalled. While this file exists, synth keeps dist/clusters/* empty (only their
 # kustomization.yaml files), and the chart Applications / HelmReleases out, so Argo CD and Flux prune what meshgen
@@ -24,9 +24,17 @@ export interface TeardownResult {
  * still finds its path. CI's `synth --check` agrees with it, since synth honours the marker.
  */
 export async function teardown(workdir: string, log?: Logger): Promise<TeardownResult> {
-  recoverTree(path.join(workdir, DIST_DIR)); // an interrupted synth first: tear down the tree that is really there
-  const marker = path.join(workdir, TEARDOWN_FILE);
-  if (!fs.existsSync(marker)) writeFileAtomic(marker, MARKER);
-  const r = await synth({ workdir, log });
-  return { removed: r.diff.removed };
+  return withWorkdirLock(workdir, 'meshgen teardown', 'exclusive', async () => {
+    const marker = path.join(workdir, TEARDOWN_FILE);
+    const created = !fs.existsSync(marker);
+    if (created) writeFileAtomic(marker, MARKER);
+    try {
+      const r = await runSynth({ workdir, log });
+      return { removed: r.diff.removed };
+    } catch (e) {
+      // A teardown that fails changes nothing: the marker goes again.
+      if (created) fs.rmSync(marker, { force: true });
+      throw e;
+    }
+  });
 }

@@ -5,12 +5,14 @@ import { ISTIOCTL_DIR } from './charts/cluster-chart';
 import { CheckFailed, InputError, type Problem } from './errors';
 import { readIfExists } from './fs-util';
 import { FluxKustomizations } from './gitops/flux-kustomizations';
+import { withWorkdirLock } from './lock';
 import { HEADER } from './output/render';
+import { currentTree } from './output/tree';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
 import { crdDirectory, SchemaRegistry } from './schemas/crd-validator';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { loadSealingCert, type SealingCert } from './secrets/sealing-cert';
-import { DIST_DIR, synth } from './synth';
+import { DIST_DIR, runSynth } from './synth';
 import { loadBase, loadTopology, type Warning } from './topology/load';
 import type { Mesh } from './topology/model';
 
@@ -76,6 +78,10 @@ const REGENERATE = 'run `npm run synth` and commit the result';
  * I/O error). Returns every problem found, in the order of the checks; the work directory is not changed.
  */
 export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
+  return withWorkdirLock(opts.workdir, 'meshgen validate', 'shared', () => validateLocked(opts));
+}
+
+async function validateLocked(opts: ValidateOptions): Promise<ValidateResult> {
   const workdir = path.resolve(opts.workdir);
   const warnDays = opts.warnDays ?? DEFAULT_WARN_DAYS;
   if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) {
@@ -109,6 +115,8 @@ class Validation {
   public readonly stats = { certificates: 0, files: 0, objects: 0, manifests: 0 };
   /** Why synth cannot be compared with dist/ (inputs synth would refuse), if so. */
   private blocked: string[] = [];
+  /** The directory dist/ is read from (see {@link checkDist}). */
+  private distRoot = '';
 
   constructor(
     private readonly workdir: string,
@@ -130,6 +138,8 @@ class Validation {
 
   public checkCertificates(mesh: Mesh | undefined): void {
     const store = new CertStore(this.workdir);
+    // Private keys (and kept tokens) readable by group or others.
+    this.problems.push(...store.privateFileModeProblems());
     const rootFile = `${CERTS_DIR}/root-cert.pem`;
     const rootText = readIfExists(path.join(this.workdir, rootFile));
     let rootPem: string | undefined;
@@ -235,9 +245,13 @@ class Validation {
     }
   }
 
-  /** Checks every file under dist/ on its own. Returns whether dist/ exists. */
+  /**
+   * Checks every file under dist/ on its own. Returns whether dist/ exists. After a synth killed in the middle of its
+   * swap, the tree read is the one the next synth keeps (see `currentTree`); files are still named `dist/...`.
+   */
   public checkDist(crds: string | undefined): boolean {
-    const distRoot = path.join(this.workdir, DIST_DIR);
+    const distRoot = currentTree(path.join(this.workdir, DIST_DIR));
+    this.distRoot = distRoot;
     if (!fs.existsSync(distRoot)) {
       this.problems.push({ file: `${DIST_DIR}/`, message: 'does not exist', fix: REGENERATE });
       return false;
@@ -245,7 +259,7 @@ class Validation {
     const registry = this.schemaRegistry(crds);
     const noSchema = new Map<string, number>();
     const walk = (rel: string) => {
-      const abs = path.join(this.workdir, rel);
+      const abs = this.absOf(rel);
       const entries = fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const e of entries) {
         const file = `${rel}/${e.name}`;
@@ -263,7 +277,7 @@ class Validation {
           continue;
         }
         this.stats.files += 1;
-        const text = fs.readFileSync(path.join(this.workdir, file), 'utf8');
+        const text = fs.readFileSync(this.absOf(file), 'utf8');
         if (!text.startsWith(HEADER)) {
           this.problems.push({
             file,
@@ -293,7 +307,8 @@ class Validation {
       return;
     }
     try {
-      const r = await synth({ workdir: this.workdir, check: true, frozen: true, now: this.now });
+      // The shared lock is held (validate): synth without taking it again; key modes are reported as problems above.
+      const r = await runSynth({ workdir: this.workdir, check: true, frozen: true, now: this.now }, { keyModeWarnings: false });
       this.warnings.push(...r.warnings);
       const dist = `${DIST_DIR}/`;
       for (const file of r.diff.changed) {
@@ -319,6 +334,12 @@ class Validation {
       else if (e instanceof CheckFailed) this.problems.push(...needsOf(e));
       else throw e;
     }
+  }
+
+  /** The file of a `dist/...` path, in the tree read (see {@link checkDist}); other paths are in the work directory. */
+  private absOf(rel: string): string {
+    if (rel === DIST_DIR || rel.startsWith(`${DIST_DIR}/`)) return path.join(this.distRoot, rel.slice(DIST_DIR.length));
+    return path.join(this.workdir, rel);
   }
 
   private block(why: string): void {
@@ -452,7 +473,7 @@ class Validation {
   /** A kustomization.yaml must list exactly the YAML files and the subdirectories (with a kustomization.yaml) beside it. */
   private checkKustomization(file: string, text: string): void {
     const dirRel = path.posix.dirname(file);
-    const dirAbs = path.join(this.workdir, dirRel);
+    const dirAbs = this.absOf(dirRel);
     const lineCounter = new LineCounter();
     const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
     const doc = Array.isArray(docs) ? docs.find((d) => d.contents !== null || d.errors.length > 0) : undefined;

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { discover } from '../discover';
+import { withWorkdirLock } from '../lock';
 import { TOPOLOGY_FILE } from '../topology/load';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
@@ -28,7 +29,10 @@ export function discoverCommand(io: Ctx): CommandModule<GlobalArgs, DiscoverArgs
         .example('$0 discover --kubeconfig ./kubeconfig.yaml', 'read one given file') as never,
     handler: async (args) => {
       const workdir = workdirOf(args);
-      const r = discover({ workdir, kubeconfig: args.kubeconfig, env: process.env, dryRun: args['dry-run'] });
+      const dryRun = args['dry-run'];
+      const r = withWorkdirLock(workdir, 'meshgen discover', dryRun ? 'shared' : 'exclusive', () =>
+        discover({ workdir, kubeconfig: args.kubeconfig, env: process.env, dryRun }),
+      );
       for (const c of r.changes) io.stdout.write(`${c.description}\n`);
       if (r.diff !== undefined) io.stdout.write(r.diff);
       for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);

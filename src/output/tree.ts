@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { faultPoint } from '../fault';
+import { makeDirs, writeFileMode } from '../fs-util';
+
+/** Modes of what the tree writer creates, whatever the umask (the tree is public: it is committed). */
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
 
 /** A generated tree: relative POSIX path → file content. */
 export type Tree = Map<string, string>;
@@ -44,15 +50,32 @@ export function isClean(d: TreeDiff): boolean {
 
 /**
  * Cleans up after an interrupted TreeWriter.commit: a half-written staging tree is discarded; if the crash came
- * between the two renames, the old tree is put back.
+ * between the two renames, the old tree is put back. Writers call it holding the work directory's lock; readers use
+ * {@link currentTree} instead, which changes nothing.
  */
 export function recoverTree(root: string): void {
-  const { staging, retired } = swapPaths(root);
+  settleSwap(root);
+  const { staging } = swapPaths(root);
+  if (fs.existsSync(staging)) fs.rmSync(staging, { recursive: true, force: true });
+}
+
+/**
+ * The directory that holds the current tree of `root`, read-only: `root` itself, or, after a crash between the two
+ * renames of a swap (no `root`, the retired tree beside it), the retired tree, which {@link recoverTree} puts back.
+ * A staging tree is never current. For readers (`synth --check`, `validate`): they see the tree the next writer keeps.
+ */
+export function currentTree(root: string): string {
+  const { retired } = swapPaths(root);
+  return !fs.existsSync(root) && fs.existsSync(retired) ? retired : root;
+}
+
+/** Finishes what an interrupted swap left of the old tree: put back when `root` is missing, else deleted. */
+function settleSwap(root: string): void {
+  const { retired } = swapPaths(root);
   if (fs.existsSync(retired)) {
     if (!fs.existsSync(root)) fs.renameSync(retired, root);
     else fs.rmSync(retired, { recursive: true, force: true });
   }
-  if (fs.existsSync(staging)) fs.rmSync(staging, { recursive: true, force: true });
 }
 
 /** The sibling directories used while swapping `root` (same file system, so renames are atomic). */
@@ -75,8 +98,10 @@ function fsyncDir(dir: string): void {
 /**
  * Writes a generated tree file by file, comparing each with what is on disk as it comes, so that memory holds one
  * file at a time (a mesh of hundreds of clusters has hundreds of megabytes of manifests). Files that did not change
- * are hard-linked into the new tree, not rewritten; a run where nothing changed touches nothing. `commit()` swaps the
- * new tree in with two renames (a crash between them is undone by `recoverTree`); `discard()` drops it.
+ * are hard-linked into the new tree, not rewritten; a run where nothing changed touches nothing. The tree on disk is
+ * the {@link currentTree} (the old tree after a crash between the renames of a swap); nothing is changed before
+ * `commit()`, which first finishes an interrupted swap, then swaps the new tree in with two renames (a crash between
+ * them is undone by `recoverTree`); `discard()` drops it. New files are 0644 and directories 0755, whatever the umask.
  */
 export class TreeWriter {
   private readonly existing: Map<string, number>;
@@ -85,6 +110,8 @@ export class TreeWriter {
   private readonly added: string[] = [];
   private readonly changed: string[] = [];
   private staging?: string;
+  /** Where the current tree is read from (see {@link currentTree}). */
+  private source: string;
 
   /**
    * @param root the output directory
@@ -94,7 +121,8 @@ export class TreeWriter {
     private readonly root: string,
     private readonly write: boolean,
   ) {
-    this.existing = listTree(root);
+    this.source = currentTree(root);
+    this.existing = listTree(this.source, root);
   }
 
   /** Adds one file of the new tree. */
@@ -104,10 +132,10 @@ export class TreeWriter {
     const size = this.existing.get(rel);
     let same = false;
     if (size !== undefined && size === Buffer.byteLength(content)) {
-      same = fs.readFileSync(resolveInside(this.root, rel), 'utf8') === content;
+      same = fs.readFileSync(resolveInside(this.source, rel), 'utf8') === content;
     }
     if (same) {
-      if (this.staging) linkOrCopy(resolveInside(this.root, rel), resolveInside(this.staging, rel));
+      if (this.staging) linkOrCopy(resolveInside(this.source, rel), resolveInside(this.staging, rel));
       else this.unchanged.push(rel);
       return;
     }
@@ -115,8 +143,8 @@ export class TreeWriter {
     if (!this.write) return;
     this.ensureStaging();
     const dest = resolveInside(this.staging as string, rel);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, content);
+    makeDirs(path.dirname(dest), DIR_MODE);
+    writeFileMode(dest, content, FILE_MODE);
   }
 
   /** What differs from the tree on disk (so far; complete once every file was added). */
@@ -125,10 +153,15 @@ export class TreeWriter {
     return { added: [...this.added].sort(), changed: [...this.changed].sort(), removed: removed.sort() };
   }
 
-  /** Swaps the new tree in (when anything differs) and returns the diff. */
+  /** Swaps the new tree in (when anything differs) and returns the diff. Call it holding the work directory's lock. */
   public commit(): TreeDiff {
     const diff = this.diff();
     if (!this.write) return diff;
+    // An interrupted swap first: the old tree (which this run compared with, and linked from) goes back in place; a
+    // staging tree that is not this run's is a killed run's.
+    if (this.staging) settleSwap(this.root);
+    else recoverTree(this.root);
+    this.source = this.root;
     if (isClean(diff) && fs.existsSync(this.root)) {
       this.discard();
       return diff;
@@ -136,8 +169,14 @@ export class TreeWriter {
     this.ensureStaging();
     const { retired } = swapPaths(this.root);
     fsyncDir(this.staging as string);
-    if (fs.existsSync(this.root)) fs.renameSync(this.root, retired);
+    faultPoint('dist.staged');
+    if (fs.existsSync(this.root)) {
+      fs.renameSync(this.root, retired);
+      faultPoint('dist.retired');
+    }
     fs.renameSync(this.staging as string, this.root);
+    fsyncDir(path.dirname(this.root));
+    faultPoint('dist.swapped');
     fs.rmSync(retired, { recursive: true, force: true });
     this.staging = undefined;
     return diff;
@@ -153,19 +192,22 @@ export class TreeWriter {
     if (this.staging) return;
     const { staging } = swapPaths(this.root);
     fs.rmSync(staging, { recursive: true, force: true });
-    fs.mkdirSync(staging, { recursive: true });
+    makeDirs(staging, DIR_MODE);
     this.staging = staging;
-    for (const rel of this.unchanged) linkOrCopy(resolveInside(this.root, rel), resolveInside(staging, rel));
+    for (const rel of this.unchanged) linkOrCopy(resolveInside(this.source, rel), resolveInside(staging, rel));
     this.unchanged.length = 0;
   }
 }
 
-/** Relative path → size of every regular file under `root`; symlinks and special files are refused. */
-function listTree(root: string): Map<string, number> {
+/**
+ * Relative path → size of every regular file under `root`; symlinks and special files are refused. `shownAs` is the
+ * directory named in errors (the output directory, when `root` is the retired tree that stands in for it).
+ */
+function listTree(root: string, shownAs = root): Map<string, number> {
   const out = new Map<string, number>();
   if (!fs.existsSync(root)) return out;
   if (!fs.lstatSync(root).isDirectory()) {
-    throw new InputError({ file: root, message: 'is not a directory', fix: 'move it away; meshgen writes a directory here' });
+    throw new InputError({ file: shownAs, message: 'is not a directory', fix: 'move it away; meshgen writes a directory here' });
   }
   const walk = (dir: string, rel: string) => {
     for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -175,7 +217,7 @@ function listTree(root: string): Map<string, number> {
       else if (ent.isFile()) out.set(r, fs.statSync(abs).size);
       else {
         throw new InputError({
-          file: path.join(path.basename(root), r),
+          file: path.join(path.basename(shownAs), r),
           message: 'is a symlink or special file inside the output directory',
           fix: 'remove it; meshgen only writes regular files there',
         });
@@ -187,7 +229,7 @@ function listTree(root: string): Map<string, number> {
 }
 
 function linkOrCopy(from: string, to: string): void {
-  fs.mkdirSync(path.dirname(to), { recursive: true });
+  makeDirs(path.dirname(to), DIR_MODE);
   try {
     fs.linkSync(from, to);
   } catch {

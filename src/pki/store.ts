@@ -3,11 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
-import { PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from '../fs-util';
+import { faultPoint } from '../fault';
+import { PRIVATE_DIR_MODE, readIfExists, TMP_SUFFIX, writeFileAtomic, writePrivateFile } from '../fs-util';
 import { createIntermediateCa, type IntermediateCaFiles, issuingRootIndex, keyMatches, parseCertificate, verifyIntermediate } from './ca';
 import { pemCertificates } from './certificate';
 import {
   NEXT_ROOT_CERT_FILE,
+  NEXT_ROOT_KEY_FILE,
+  RETIRED_ROOTS_DIR,
   ROOT_CERT_FILE,
   ROOT_KEY_FILE,
   type RotationPhase,
@@ -21,6 +24,9 @@ import {
 export const CERTS_DIR = 'certs';
 
 const PUBLIC_FILE_MODE = 0o644;
+
+/** The root certificate while {@link CertStore.writeRoot} writes the key (a temporary name: git-ignored, swept). */
+const ROOT_CERT_PENDING = `root-cert.pem${TMP_SUFFIX}pending`;
 
 /**
  * Suffix of a cluster's files staged by a rotation: all four are written in full under `<file>.rotating` (the key
@@ -78,6 +84,12 @@ export interface EnsureIntermediatesOptions {
   readonly allowCreate: boolean;
   /** Called with (0, total) before creating `total` intermediates, then after each one. */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Write the new intermediates to `certs/<cluster>/` at once. False: keep them in memory only (returned in
+   * `pending`), for a caller that writes them with {@link CertStore.writeIntermediate} once its whole run can complete.
+   * @default true
+   */
+  readonly write?: boolean;
 }
 
 /** Result of {@link CertStore.ensureIntermediates}. */
@@ -86,6 +98,8 @@ export interface EnsureIntermediatesResult {
   readonly created: string[];
   /** Every asked-for cluster's intermediate, in the order they were asked for. */
   readonly intermediates: Map<string, IntermediatePublic>;
+  /** With `write: false`: the files of the created intermediates, not written yet. */
+  readonly pending: Map<string, IntermediateCaFiles>;
 }
 
 /**
@@ -115,6 +129,37 @@ export class CertStore {
   /** Whether `certs/root-key.pem` exists, i.e. new intermediates can be signed here. */
   public hasRootKey(): boolean {
     return fs.existsSync(path.join(this.dir, 'root-key.pem'));
+  }
+
+  /**
+   * The private files under `certs/` (root keys, intermediate keys, kept reader tokens) that group or others may read
+   * or write: each should be 0600. Empty on Windows, where modes say nothing.
+   */
+  public privateFileModeProblems(): Problem[] {
+    if (process.platform === 'win32') return [];
+    const files = [ROOT_KEY_FILE, NEXT_ROOT_KEY_FILE];
+    const dirs = listDirs(this.dir);
+    for (const d of dirs)
+      files.push(`${CERTS_DIR}/${d}/ca-key.pem`, `${CERTS_DIR}/${d}/ca-key.pem${STAGED_SUFFIX}`, `${CERTS_DIR}/${d}/reader-token`);
+    for (const d of listDirs(path.join(this.workdir, RETIRED_ROOTS_DIR))) files.push(`${RETIRED_ROOTS_DIR}/${d}/root-key.pem`);
+    const problems: Problem[] = [];
+    for (const file of files) {
+      let mode: number;
+      try {
+        mode = fs.statSync(path.join(this.workdir, file)).mode & 0o777;
+      } catch {
+        continue;
+      }
+      if ((mode & 0o077) === 0) continue;
+      problems.push({
+        file,
+        message: `is a private file with mode ${mode.toString(8).padStart(4, '0')}: ${mode & 0o044 ? 'readable' : 'writable'} by ${
+          mode & 0o070 ? (mode & 0o007 ? 'group and others' : 'group') : 'others'
+        }`,
+        fix: `chmod 600 ${file} (and chmod 700 ${path.posix.dirname(file)}); if other users could read it, replace the key`,
+      });
+    }
+    return problems;
   }
 
   /**
@@ -160,9 +205,37 @@ export class CertStore {
    * Replaces existing files; callers decide whether that is allowed (`prep --force`).
    */
   public writeRoot(files: { certPem: string; keyPem: string }): void {
+    // The certificate is written beside its place first, so that a crash between the key and the certificate leaves
+    // what {@link resumeRootWrite} completes, never a key without its certificate.
+    const pending = path.join(this.dir, ROOT_CERT_PENDING);
+    writeFileAtomic(pending, files.certPem, PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
     writePrivateFile(path.join(this.dir, 'root-key.pem'), files.keyPem);
     fs.chmodSync(this.dir, PRIVATE_DIR_MODE);
-    writeFileAtomic(path.join(this.dir, 'root-cert.pem'), files.certPem, PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
+    faultPoint('root.key-written');
+    fs.renameSync(pending, path.join(this.dir, 'root-cert.pem'));
+  }
+
+  /**
+   * Completes a {@link writeRoot} that was interrupted: when the pending certificate belongs to `root-key.pem`, it is
+   * moved into place; otherwise (the key was not written yet) it is dropped.
+   *
+   * @returns whether the root was completed
+   */
+  public resumeRootWrite(): boolean {
+    const pending = path.join(this.dir, ROOT_CERT_PENDING);
+    const certPem = readIfExists(pending);
+    if (certPem === undefined) return false;
+    const keyPem = readIfExists(path.join(this.dir, 'root-key.pem'));
+    const cert = parseCertificate(certPem);
+    let matches = false;
+    try {
+      matches = keyPem !== undefined && !(cert instanceof Error) && keyMatches(cert, crypto.createPrivateKey(keyPem));
+    } catch {
+      matches = false;
+    }
+    if (matches) fs.renameSync(pending, path.join(this.dir, 'root-cert.pem'));
+    else fs.rmSync(pending, { force: true });
+    return matches;
   }
 
   /**
@@ -196,9 +269,11 @@ export class CertStore {
     const dir = path.join(this.dir, cluster);
     writePrivateFile(path.join(dir, 'ca-key.pem'), files.caKeyPem);
     fs.chmodSync(dir, PRIVATE_DIR_MODE);
+    faultPoint('intermediate.key-written');
     writeFileAtomic(path.join(dir, 'root-cert.pem'), files.rootCertPem, PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
     writeFileAtomic(path.join(dir, 'cert-chain.pem'), files.certChainPem, PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
     writeFileAtomic(path.join(dir, 'ca-cert.pem'), files.caCertPem, PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
+    faultPoint('intermediate.written');
   }
 
   /**
@@ -229,6 +304,7 @@ export class CertStore {
       } else writeFileAtomic(staged, content[f], PUBLIC_FILE_MODE, PRIVATE_DIR_MODE);
     }
     // ca-cert.pem.rotating exists: the replacement is committed; from here on it can only be completed.
+    faultPoint('rotate.staged');
     this.moveStagedIntoPlace(cluster);
   }
 
@@ -280,7 +356,7 @@ export class CertStore {
     const names = [...new Set(clusters)];
     const nameProblems = names.flatMap(clusterDirProblems);
     if (nameProblems.length > 0) throw new InputError(nameProblems);
-    if (names.length === 0) return { created: [], intermediates: new Map() };
+    if (names.length === 0) return { created: [], intermediates: new Map(), pending: new Map() };
 
     const root = this.readRoot();
     if (root === undefined) {
@@ -322,7 +398,7 @@ export class CertStore {
     }
     if (problems.length > 0) throw new InputError(problems);
 
-    const made = new Map<string, IntermediatePublic>();
+    const made = new Map<string, IntermediateCaFiles>();
     if (missing.length > 0 && signer?.keyPem !== undefined) {
       const issuer = { certPem: signer.certPem, keyPem: signer.keyPem };
       let done = 0;
@@ -330,7 +406,7 @@ export class CertStore {
       await forEachLimited(missing, maxParallel(), async (cluster) => {
         const created = await createIntermediateCa({ org: opts.org, cluster, root: issuer, keySize: opts.keySize, days: opts.days });
         const files = { ...created, rootCertPem: trust.bundle };
-        this.writeIntermediate(cluster, files);
+        if (opts.write !== false) this.writeIntermediate(cluster, files);
         made.set(cluster, files);
         done += 1;
         opts.onProgress?.(done, missing.length);
@@ -341,7 +417,7 @@ export class CertStore {
       const files = existing.get(cluster) ?? made.get(cluster);
       if (files) intermediates.set(cluster, files);
     }
-    return { created: missing, intermediates };
+    return { created: missing, intermediates, pending: opts.write === false ? made : new Map() };
   }
 
   /** The trust to check an intermediate against; see {@link readIntermediate} for `rootCertPem`. */
@@ -417,7 +493,10 @@ export class CertStore {
     const dir = path.join(this.dir, cluster);
     for (const f of ROTATION_ORDER) {
       const staged = path.join(dir, f + STAGED_SUFFIX);
-      if (fs.existsSync(staged)) fs.renameSync(staged, path.join(dir, f));
+      if (fs.existsSync(staged)) {
+        fs.renameSync(staged, path.join(dir, f));
+        faultPoint('rotate.file-moved');
+      }
     }
   }
 
@@ -547,6 +626,19 @@ function clusterDirProblems(cluster: string): Problem[] {
 function assertClusterDir(cluster: string): void {
   const problems = clusterDirProblems(cluster);
   if (problems.length > 0) throw new InputError(problems);
+}
+
+/** The subdirectories of `dir` (none when it does not exist). */
+function listDirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 function sameCertificates(a: Buffer[], b: Buffer[]): boolean {

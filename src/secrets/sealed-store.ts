@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from '../errors';
-import { TMP_SUFFIX, writeFileAtomic } from '../fs-util';
+import { faultPoint } from '../fault';
+import { makeDirs, TMP_SUFFIX, writeFileAtomic, writeFileMode } from '../fs-util';
 import { toYaml } from '../output/render';
 import { DNS1123_LABEL } from '../topology/schema';
 import { YamlSource } from '../topology/yaml-source';
@@ -120,6 +121,11 @@ export class SealedStore {
     return `${SEALED_DIR}/${cluster}.yaml`;
   }
 
+  /** The absolute path of a cluster's pending store (see {@link savePending}). */
+  public static pendingFileOf(workdir: string, cluster: string): string {
+    return path.join(path.resolve(workdir), SEALED_DIR, `${cluster}.yaml${TMP_SUFFIX}pending`);
+  }
+
   /** Loads a cluster's seals; an absent file gives an empty set. */
   public load(cluster: string): ClusterSeals {
     const rel = SealedStore.fileOf(cluster);
@@ -152,19 +158,21 @@ export class SealedStore {
    * the temporary-file suffix, so a crash leaves nothing that the next run does not remove.
    */
   public savePending(seals: ClusterSeals): void {
-    const file = `${this.pathOf(seals.cluster)}${TMP_SUFFIX}pending`;
-    fs.mkdirSync(this.dir, { recursive: true });
-    fs.writeFileSync(file, seals.render());
+    const file = SealedStore.pendingFileOf(path.dirname(this.dir), seals.cluster);
+    makeDirs(this.dir, 0o755);
+    writeFileMode(file, seals.render(), 0o644, true);
+    faultPoint('sealed.pending-written');
   }
 
   /** Puts a pending store in place (an atomic rename). */
   public commitPending(cluster: string): void {
-    fs.renameSync(`${this.pathOf(cluster)}${TMP_SUFFIX}pending`, this.pathOf(cluster));
+    fs.renameSync(SealedStore.pendingFileOf(path.dirname(this.dir), cluster), this.pathOf(cluster));
+    faultPoint('sealed.store-committed');
   }
 
   /** Drops a pending store. */
   public discardPending(cluster: string): void {
-    fs.rmSync(`${this.pathOf(cluster)}${TMP_SUFFIX}pending`, { force: true });
+    fs.rmSync(SealedStore.pendingFileOf(path.dirname(this.dir), cluster), { force: true });
   }
 
   /** Clusters that have a store file. */
@@ -179,6 +187,7 @@ export class SealedStore {
 
   public remove(cluster: string): void {
     fs.rmSync(this.pathOf(cluster), { force: true });
+    faultPoint('sealed.store-removed');
   }
 
   private pathOf(cluster: string): string {

@@ -2,6 +2,7 @@ import { CACERTS_KEYS, CaCerts, type CaCertsKey } from '../charts/ca-certs';
 import type { ClusterSecrets, SealedRemoteSecret } from '../charts/cluster-chart';
 import { kubeconfigTemplate, remoteSecretKubeconfig } from '../charts/remote-secret';
 import { CheckFailed, InputError } from '../errors';
+import { faultPoint } from '../fault';
 import type { IntermediatePublic } from '../pki';
 import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from '../topology/model';
 import { loadMeshSealingCerts } from './mesh-certs';
@@ -118,12 +119,15 @@ export class Sealing {
   /** Puts the changed stores in place. */
   public commit(): void {
     if (!this.ctx.write) return;
+    if (this.changed.length > 0) faultPoint('sealed.before-commit');
     for (const c of this.changed) this.store.commitPending(c);
     this.changed.length = 0;
   }
 
   /** Drops the changed stores (the run failed). */
   public discard(): void {
+    // Only what this run wrote: a --check run wrote nothing, and must not remove a pending file that is not its own.
+    if (!this.ctx.write) return;
     for (const c of this.changed) this.store.discardPending(c);
   }
 

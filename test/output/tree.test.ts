@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors';
-import { readTree, recoverTree, resolveInside, swapPaths, type Tree, type TreeDiff, TreeWriter } from '../../src/output/tree';
+import { currentTree, readTree, recoverTree, resolveInside, swapPaths, type Tree, type TreeDiff, TreeWriter } from '../../src/output/tree';
 
 /** Writes `next` as synth does: file by file through a TreeWriter, then the swap. */
 function writeTree(root: string, next: Tree): TreeDiff {
@@ -78,4 +78,40 @@ test('TreeWriter sorts the lists of its diff', () => {
   const root = path.join(tmp(), 'dist');
   writeTree(root, tree({ b: '1', a: '1' }));
   assert.deepEqual(writeTree(root, tree({ d: '1', c: '1' })), { added: ['c', 'd'], changed: [], removed: ['a', 'b'] });
+});
+
+test('readers see the surviving tree in the swap window: currentTree, and TreeWriter compares with it (write nothing)', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, tree({ 'a.yaml': 'old', 'b.yaml': 'b' }));
+  assert.equal(currentTree(root), root);
+  // GIVEN a crash between `rename(root, retired)` and `rename(staging, root)`
+  const { staging, retired } = swapPaths(root);
+  fs.mkdirSync(staging);
+  fs.writeFileSync(path.join(staging, 'a.yaml'), 'new');
+  fs.renameSync(root, retired);
+  // THEN the current tree is the old one, which the next writer keeps
+  assert.equal(currentTree(root), retired);
+  // ...and a comparing (--check) writer sees the old tree, not every file as added, and changes nothing
+  const check = new TreeWriter(root, false);
+  check.add('a.yaml', 'old');
+  check.add('b.yaml', 'b');
+  assert.deepEqual(check.commit(), { added: [], changed: [], removed: [] });
+  assert.ok(!fs.existsSync(root) && fs.existsSync(retired) && fs.existsSync(staging), 'a reader changes nothing');
+  // ...and a writer puts the old tree back before its own swap
+  const d = writeTree(root, tree({ 'a.yaml': 'old', 'b.yaml': 'b2' }));
+  assert.deepEqual(d, { added: [], changed: ['b.yaml'], removed: [] });
+  assert.deepEqual(readTree(root), tree({ 'a.yaml': 'old', 'b.yaml': 'b2' }));
+  assert.ok(!fs.existsSync(staging) && !fs.existsSync(retired), 'no leftovers');
+});
+
+test('a writer with nothing to change still finishes an interrupted swap and removes a stale staging tree', () => {
+  const root = path.join(tmp(), 'dist');
+  writeTree(root, tree({ 'a.yaml': 'a' }));
+  const { staging, retired } = swapPaths(root);
+  fs.mkdirSync(staging);
+  fs.writeFileSync(path.join(staging, 'half.yaml'), 'x');
+  fs.renameSync(root, retired);
+  assert.deepEqual(writeTree(root, tree({ 'a.yaml': 'a' })), { added: [], changed: [], removed: [] });
+  assert.deepEqual(readTree(root), tree({ 'a.yaml': 'a' }));
+  assert.ok(!fs.existsSync(staging) && !fs.existsSync(retired));
 });
