@@ -458,7 +458,7 @@ class Validation {
     }
     if (parts.length === 3 && parts[0] === DIST_DIR && parts[1] === 'flux') {
       try {
-        for (const d of parseAllDocuments(fs.readFileSync(path.join(this.workdir, dirRel, FluxKustomizations.FILE), 'utf8'))) {
+        for (const d of parseAllDocuments(fs.readFileSync(path.join(this.absOf(dirRel), FluxKustomizations.FILE), 'utf8'))) {
           const p = (d.toJS() as { spec?: { path?: unknown } } | null)?.spec?.path;
           const m = typeof p === 'string' ? new RegExp(`/flux/${parts[2]}/([^/]+)/?$`).exec(p) : null;
           if (m) out.add(m[1]);

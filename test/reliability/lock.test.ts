@@ -207,7 +207,11 @@ describe('several synths at once on one work directory', { skip: NO_LIB }, () =>
     fs.writeFileSync(path.join(expected, 'base.yaml'), newBase);
     assert.equal((await synthIn(expected)).code, 0);
     const newTree = hashTree(path.join(expected, 'dist'));
-    const controlPlanes = SPEC.clusters.map((c) => `dist/clusters/${c.cluster}/control-plane/control-plane.yaml`);
+    const controlPlanes = SPEC.clusters.flatMap((c) => [
+      `dist/clusters/${c.cluster}/helm/istiod-values.yaml`,
+      `dist/clusters/${c.cluster}/istioctl/control-plane.yaml`,
+      `dist/flux/${c.cluster}/control-plane/releases.yaml`,
+    ]);
 
     for (let round = 0; round < 3; round++) {
       fs.writeFileSync(path.join(dir, 'base.yaml'), round % 2 === 0 ? newBase : BASE_YAML);
