@@ -97,6 +97,11 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
   const mesh = loadTopology(workdir);
   const base = loadBase(workdir);
   const warnings: string[] = base.warnings.map(formatWarning);
+  if (mesh.istio.dataplane === 'ambient' && mesh.networks.length === 1 && mesh.clusters.length > 1) {
+    warnings.push(
+      `${TOPOLOGY_FILE}: istio.dataplane: ambient on a single network: Istio documents ambient multicluster for multi-network meshes; single-network is untested upstream (https://istio.io/latest/docs/ambient/install/multicluster/)`,
+    );
+  }
   const certStore = new CertStore(workdir);
   const root = certStore.readRoot();
   if (!root) {

@@ -1,11 +1,12 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { SailIstio, type SailIstioProps } from '../installers/sail';
+import { SAIL_CNI_NAMESPACE, SAIL_ZTUNNEL_NAMESPACE, SailAmbient, SailIstio, type SailIstioProps } from '../installers/sail';
 import { type HelmValues, type TranslationProblem, translateControlPlane, translateEastWestGateway } from '../installers/translate';
 import { HEADER } from '../output/render';
 import {
   type Cluster,
   ISTIO_NAMESPACE,
+  isAmbient,
   isMultiNetwork,
   type Mesh,
   needsCrossNetworkGateway,
@@ -13,6 +14,7 @@ import {
   remotesOf,
   type SecretStore,
 } from '../topology/model';
+import { AmbientEastWestGateway } from './ambient-east-west-gateway';
 import { CaCerts, type CaCertsKey } from './ca-certs';
 import { ControlPlane, type ControlPlaneProps } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
@@ -20,6 +22,7 @@ import { EastWestGateway, type EastWestGatewayProps } from './east-west-gateway'
 import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
 import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
+import { deepMerge } from './merge';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
 import { SyncWave, syncWave } from './sync-waves';
@@ -124,6 +127,8 @@ export class ClusterChart extends Chart {
   public readonly helm?: {
     readonly base?: HelmValues;
     readonly istiod?: HelmValues;
+    readonly cni?: HelmValues;
+    readonly ztunnel?: HelmValues;
     readonly gateway?: HelmValues;
     readonly problems: readonly TranslationProblem[];
   };
@@ -141,6 +146,7 @@ export class ClusterChart extends Chart {
     super(scope, id, { disableResourceNameHashes: true });
     const { mesh, cluster } = props;
     const multiNetwork = isMultiNetwork(mesh);
+    const ambient = isAmbient(mesh);
 
     const primary = cluster.role === 'remote' ? mesh.clusters.find((c) => c.name === cluster.primary) : undefined;
     const servesRemotes = cluster.role === 'primary' && remotesOf(mesh, cluster).length > 0;
@@ -148,7 +154,13 @@ export class ClusterChart extends Chart {
     this.place(
       Stage.SECRETS,
       IstioNamespace.FILE,
-      new IstioNamespace(this, 'Namespace', { network: multiNetwork ? cluster.network : undefined, controlPlaneClusters: primary?.name }),
+      new IstioNamespace(this, 'Namespace', {
+        // In ambient mode the label is authoritative (istiod reads every cluster's network from it): always set.
+        network: multiNetwork || ambient ? cluster.network : undefined,
+        controlPlaneClusters: primary?.name,
+        // The Sail ambient components live in namespaces of their own, which must exist.
+        others: ambient && mesh.istio.installer === 'sail' ? [SAIL_CNI_NAMESPACE, SAIL_ZTUNNEL_NAMESPACE] : undefined,
+      }),
     );
     const secrets = props.secrets;
     const byPeer = <T extends { peer: Cluster }>(list: readonly T[]) => [...list].sort((a, b) => cmp(a.peer.name, b.peer.name));
@@ -183,10 +195,20 @@ export class ClusterChart extends Chart {
       externalIstiod: servesRemotes,
       remote: primary ? { remotePilotAddress: primary.eastWestGateway.address as string } : undefined,
       multiRoot: props.multiRoot,
+      ambient,
     };
-    const gateway: EastWestGatewayProps | undefined = needsEastWestGateway(mesh, cluster)
-      ? { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }
-      : undefined;
+    // Ambient: the HBONE east-west Gateway (a Gateway API object, every installer); no sidecar-style gateway.
+    if (ambient && needsEastWestGateway(mesh, cluster)) {
+      this.place(
+        Stage.POST_INSTALL,
+        AmbientEastWestGateway.FILE,
+        new AmbientEastWestGateway(this, 'AmbientEastWestGateway', { network: cluster.network, revision }),
+      );
+    }
+    const gateway: EastWestGatewayProps | undefined =
+      !ambient && needsEastWestGateway(mesh, cluster)
+        ? { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }
+        : undefined;
     const installer = mesh.istio.installer;
     const iop = (name: string, spec: Record<string, unknown>) => ({
       apiVersion: 'install.istio.io/v1alpha1',
@@ -202,11 +224,17 @@ export class ClusterChart extends Chart {
     } else {
       // The same install rendered for Istio's charts (helm) or the Sail Operator (sail); the east-west gateway is the
       // gateway chart in both cases (Sail does not manage gateways).
-      const cp = translateControlPlane(ControlPlane.spec(controlPlane));
+      const cp = translateControlPlane(ControlPlane.spec(controlPlane), { ambient });
       const gw = gateway ? translateEastWestGateway(EastWestGateway.spec(gateway)) : undefined;
       this.helm = {
         base: installer === 'helm' ? cp.base : undefined,
         istiod: installer === 'helm' ? cp.istiod : undefined,
+        // Ambient: the CNI node agent and ztunnel, whose cluster name defaults to `Kubernetes` and must be istiod's.
+        cni: installer === 'helm' && ambient ? { profile: 'ambient', ...(revision ? { revision } : {}) } : undefined,
+        ztunnel:
+          installer === 'helm' && ambient
+            ? { multiCluster: { clusterName: cluster.name }, global: { network: cluster.network }, ...(revision ? { revision } : {}) }
+            : undefined,
         gateway: gw?.gateway,
         problems: [...cp.problems, ...(gw?.problems ?? [])],
       };
@@ -215,12 +243,25 @@ export class ClusterChart extends Chart {
           Stage.CONTROL_PLANE,
           SailIstio.FILE,
           new SailIstioConstruct(this, 'ControlPlane', {
-            values: cp.istiod,
+            // Sail runs ztunnel in a namespace of its own, which istiod must trust (`trustedZtunnelNamespace`).
+            values: ambient ? deepMerge(cp.istiod, { pilot: { trustedZtunnelNamespace: SAIL_ZTUNNEL_NAMESPACE } }) : cp.istiod,
             version: mesh.istio.version,
             revision,
             annotations: syncWave(SyncWave.CONTROL_PLANE),
           }),
         );
+        if (ambient) {
+          this.place(
+            Stage.CONTROL_PLANE,
+            SailIstio.FILE,
+            new SailAmbient(this, 'Ambient', {
+              version: mesh.istio.version,
+              clusterName: cluster.name,
+              network: cluster.network,
+              annotations: syncWave(SyncWave.CONTROL_PLANE),
+            }),
+          );
+        }
       }
     }
     if (needsCrossNetworkGateway(mesh, cluster)) {

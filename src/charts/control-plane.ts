@@ -37,6 +37,12 @@ export interface ControlPlaneProps {
    */
   readonly multiRoot?: boolean;
   /**
+   * Istio's ambient data plane: `profile: ambient`, `AMBIENT_ENABLE_MULTI_NETWORK` on istiod, and the profile's rule that
+   * makes services labelled `istio.io/global: "true"` global kept in `meshConfig.serviceScopeConfigs`.
+   * @default false
+   */
+  readonly ambient?: boolean;
+  /**
    * For a remote cluster: `profile: remote`, with the address of its primary's istiod.
    * @default - a primary
    */
@@ -80,7 +86,9 @@ export class ControlPlane extends Construct {
       global.remotePilotAddress = props.remote.remotePilotAddress;
       values.istiodRemote = { injectionPath: `/inject/cluster/${props.clusterName}/net/${props.network}` };
     }
-    return deepMerge(props.base, overlay);
+    if (props.ambient) overlay.profile = 'ambient';
+    const merged = deepMerge(props.base, overlay);
+    return props.ambient ? withAmbient(merged) : merged;
   }
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
@@ -92,4 +100,44 @@ export class ControlPlane extends Construct {
       spec: ControlPlane.spec(props),
     });
   }
+}
+
+/** The env var istiod needs for any ambient multicluster mesh (`pilot/pkg/features/ambient.go`). */
+export const AMBIENT_MULTI_NETWORK_ENV = 'AMBIENT_ENABLE_MULTI_NETWORK';
+
+/**
+ * The rule of Istio's ambient profile (`manifests/helm-profiles/ambient.yaml`) that makes a Service global when it is
+ * labelled `istio.io/global: "true"`; unmatched services stay local to their cluster.
+ */
+export const AMBIENT_GLOBAL_SERVICE_RULE = {
+  servicesSelector: { matchExpressions: [{ key: 'istio.io/global', operator: 'In', values: ['true'] }] },
+  scope: 'GLOBAL',
+} as const;
+
+/**
+ * An IstioOperator spec made ambient-multicluster: `AMBIENT_ENABLE_MULTI_NETWORK=true` added to istiod's env (as the
+ * ambient multicluster guide's `components.pilot.k8s.env`; base.yaml's other env vars kept), and the global-service
+ * rule in `meshConfig.serviceScopeConfigs`: Helm replaces lists, so a list set in base.yaml would drop the profile's
+ * rule; it is appended unless base.yaml has it already.
+ *
+ * @see https://istio.io/latest/docs/ambient/install/multicluster/multi-primary_multi-network/
+ */
+function withAmbient(spec: Record<string, unknown>): Record<string, unknown> {
+  const rec = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const components = rec(spec.components);
+  const pilot = rec(components.pilot);
+  const k8s = rec(pilot.k8s);
+  const env = (Array.isArray(k8s.env) ? k8s.env : []).filter((e) => rec(e).name !== AMBIENT_MULTI_NETWORK_ENV);
+  const meshConfig = rec(spec.meshConfig);
+  const rules = Array.isArray(meshConfig.serviceScopeConfigs) ? meshConfig.serviceScopeConfigs : undefined;
+  const hasRule = rules?.some((r) => JSON.stringify(r) === JSON.stringify(AMBIENT_GLOBAL_SERVICE_RULE));
+  return {
+    ...spec,
+    components: { ...components, pilot: { ...pilot, k8s: { ...k8s, env: [...env, { name: AMBIENT_MULTI_NETWORK_ENV, value: 'true' }] } } },
+    meshConfig: {
+      ...meshConfig,
+      serviceScopeConfigs: hasRule ? rules : [...(rules ?? []), structuredClone(AMBIENT_GLOBAL_SERVICE_RULE)],
+    },
+  };
 }

@@ -21,6 +21,11 @@ export interface IstioNamespaceProps {
    * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote/
    */
   readonly controlPlaneClusters?: string;
+  /**
+   * Further namespaces to create in the same wave (the Sail ambient components' `istio-cni` and `ztunnel`).
+   * @default - none
+   */
+  readonly others?: readonly string[];
 }
 
 /** The `istio-system` Namespace, labelled with the cluster's network in a multi-network mesh. */
@@ -39,5 +44,8 @@ export class IstioNamespace extends Construct {
         },
       },
     });
+    for (const name of props.others ?? []) {
+      new kplus.Namespace(this, name, { metadata: { name, annotations: syncWave(SyncWave.NAMESPACE) } });
+    }
   }
 }

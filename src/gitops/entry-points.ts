@@ -67,6 +67,7 @@ export function gitopsFiles(
           ? undefined
           : {
               controlPlane: istio.installer === 'helm',
+              ambient: istio.installer === 'helm' && istio.dataplane === 'ambient',
               eastWestGateway: new Set(clusters.filter((c) => helm.get(c.name)?.gateway !== undefined).map((c) => c.name)),
               version: istio.version,
               revision: istio.revision,
@@ -94,7 +95,14 @@ export function gitopsFiles(
     if (values?.base && values.istiod) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
       const releases = new Chart(app, `flux-control-plane-${c.name}`, { disableResourceNameHashes: true });
-      new IstioControlPlaneReleases(releases, 'Releases', { base: values.base, istiod: values.istiod, version: istio.version, revision });
+      new IstioControlPlaneReleases(releases, 'Releases', {
+        base: values.base,
+        istiod: values.istiod,
+        cni: values.cni,
+        ztunnel: values.ztunnel,
+        version: istio.version,
+        revision,
+      });
       out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/releases.yaml`, render(releases));
       out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/kustomization.yaml`, renderKustomization(['releases.yaml']));
       stages[1] = { ...controlPlane, path: `${fluxDir}/${Stage.CONTROL_PLANE}` };

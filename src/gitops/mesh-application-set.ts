@@ -32,6 +32,11 @@ export const ISTIO_WEBHOOK_DIFFERENCES = [
 export interface ApplicationSetCharts {
   /** Install `istio/base` and `istio/istiod` (helm installer; Sail installs the control plane itself). */
   readonly controlPlane: boolean;
+  /**
+   * Install `istio/cni` and `istio/ztunnel` too (helm installer, ambient data plane).
+   * @default false
+   */
+  readonly ambient?: boolean;
   /** The clusters that get the east-west gateway (`istio/gateway`). */
   readonly eastWestGateway: ReadonlySet<string>;
   /**
@@ -180,6 +185,7 @@ function sourcesPatch(gitops: GitOps & { readonly repoURL: string }, clusterDir:
     '  sources:',
     item({ ...repo, path: clusterDir }),
     ...(charts.controlPlane ? [item(chartSource('base')), item(chartSource('istiod'))] : []),
+    ...(charts.ambient ? [item(chartSource('cni')), item(chartSource('ztunnel'))] : []),
     `    {{- if eq .${EAST_WEST_GATEWAY_PARAM} "true" }}`,
     item(chartSource('gateway')),
     '    {{- end }}',

@@ -12,11 +12,11 @@ import { type HelmValues, sortKeys } from './translate';
 /** Istio's Helm repository. @see https://istio.io/latest/docs/setup/install/helm/ */
 export const ISTIO_HELM_REPOSITORY_URL = 'https://istio-release.storage.googleapis.com/charts';
 
-/** The Istio charts meshgen installs: `istio/base`, `istio/istiod`, `istio/gateway`. */
-export type IstioChart = 'base' | 'istiod' | 'gateway';
+/** The Istio charts meshgen installs: `istio/base`, `istio/istiod`, `istio/cni` and `istio/ztunnel` (ambient), `istio/gateway`. */
+export type IstioChart = 'base' | 'istiod' | 'cni' | 'ztunnel' | 'gateway';
 
 /** The charts in install order. */
-export const ISTIO_CHARTS: readonly IstioChart[] = ['base', 'istiod', 'gateway'];
+export const ISTIO_CHARTS: readonly IstioChart[] = ['base', 'istiod', 'cni', 'ztunnel', 'gateway'];
 
 /**
  * The Helm release name of a chart, as Istio's guides name them: `istio-base`, `istiod` (`istiod-<revision>` for a
@@ -31,6 +31,10 @@ export function istioReleaseName(chart: IstioChart, revision?: string): string {
       return 'istio-base';
     case 'istiod':
       return revision ? `istiod-${revision}` : 'istiod';
+    case 'cni':
+      return 'istio-cni';
+    case 'ztunnel':
+      return 'ztunnel';
     case 'gateway':
       return 'istio-eastwestgateway';
   }
@@ -71,6 +75,16 @@ export interface IstioControlPlaneReleasesProps extends IstioHelmReleaseOptions 
   readonly base: HelmValues;
   /** Values of the `istiod` chart (from `translateControlPlane`). */
   readonly istiod: HelmValues;
+  /**
+   * Ambient: values of the `cni` chart.
+   * @default - no CNI release (sidecar data plane)
+   */
+  readonly cni?: HelmValues;
+  /**
+   * Ambient: values of the `ztunnel` chart.
+   * @default - no ztunnel release (sidecar data plane)
+   */
+  readonly ztunnel?: HelmValues;
 }
 
 /** Props of the east-west gateway release. */
@@ -144,6 +158,12 @@ export class IstioControlPlaneReleases extends Construct {
       version: props.version,
       dependsOn: istioReleaseName('base'),
     });
+    // Ambient: the CNI node agent and ztunnel after the base chart (Istio's ambient Helm guide installs them after it).
+    for (const chart of ['cni', 'ztunnel'] as const) {
+      const values = props[chart];
+      if (values)
+        istioHelmRelease(this, chart, { chart, name: istioReleaseName(chart), values, version: props.version, dependsOn: istioReleaseName('base') });
+    }
   }
 }
 

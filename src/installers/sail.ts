@@ -1,5 +1,5 @@
 import { ApiObject } from 'cdk8s';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import type { ISTIO_NAMESPACE } from '../topology/model';
 import { type HelmValues, sortKeys } from './translate';
 
@@ -129,6 +129,53 @@ export class SailIstio extends ApiObject {
       kind: 'Istio',
       metadata: { name, annotations: props.annotations },
       spec,
+    });
+  }
+}
+
+/** Namespace of the Sail `IstioCNI` (its default; immutable). */
+export const SAIL_CNI_NAMESPACE = 'istio-cni';
+/** Namespace of the Sail `ZTunnel` (its default); istiod trusts ztunnel from it (`trustedZtunnelNamespace`). */
+export const SAIL_ZTUNNEL_NAMESPACE = 'ztunnel';
+
+/** Props of the Sail ambient components. */
+export interface SailAmbientProps {
+  /** Istio version (`istio.version`). */
+  readonly version?: string;
+  /** The cluster name (`ztunnel.multiCluster.clusterName`, which defaults to `Kubernetes` and must equal istiod's). */
+  readonly clusterName: string;
+  /** The cluster's network (`ztunnel.network`). */
+  readonly network: string;
+  /** Metadata annotations (the Argo CD sync wave). */
+  readonly annotations?: Record<string, string>;
+}
+
+/**
+ * The Sail `IstioCNI` and `ZTunnel` of an ambient cluster (cluster-scoped, each named `default` as the CRDs require):
+ * the CNI node agent with the ambient profile in `istio-cni`, and ztunnel in `ztunnel` with the cluster name and network
+ * (`spec.values.ztunnel`; `spec.values.global` has neither in the ZTunnel API).
+ *
+ * @see https://github.com/istio-ecosystem/sail-operator/blob/main/docs/deployment-models/multicluster.adoc
+ */
+export class SailAmbient extends Construct {
+  constructor(scope: Construct, id: string, props: SailAmbientProps) {
+    super(scope, id);
+    const version = props.version ? (props.version.startsWith('v') ? props.version : `v${props.version}`) : undefined;
+    new ApiObject(this, 'IstioCNI', {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'IstioCNI',
+      metadata: { name: 'default', annotations: props.annotations },
+      spec: { ...(version ? { version } : {}), profile: 'ambient', namespace: SAIL_CNI_NAMESPACE },
+    });
+    new ApiObject(this, 'ZTunnel', {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'ZTunnel',
+      metadata: { name: 'default', annotations: props.annotations },
+      spec: {
+        ...(version ? { version } : {}),
+        namespace: SAIL_ZTUNNEL_NAMESPACE,
+        values: { ztunnel: { multiCluster: { clusterName: props.clusterName }, network: props.network } },
+      },
     });
   }
 }

@@ -116,7 +116,7 @@ const HELM_GUIDE = 'https://istio.io/latest/docs/setup/install/multicluster/prim
  *
  * Pure: the input is not modified and the output shares nothing with it.
  */
-export function translateControlPlane(iopSpec: Record<string, unknown>): ControlPlaneTranslation {
+export function translateControlPlane(iopSpec: Record<string, unknown>, opts: { readonly ambient?: boolean } = {}): ControlPlaneTranslation {
   const spec = structuredClone(iopSpec);
   const problems: TranslationProblem[] = [];
   const additions: HelmAddition[] = [];
@@ -248,11 +248,11 @@ export function translateControlPlane(iopSpec: Record<string, unknown>): Control
   if (profile !== '' && profile !== 'default' && profile !== 'minimal') {
     if (HELM_PROFILES.includes(profile)) {
       helmProfile.profile = profile;
-      if (profile.includes('ambient')) {
+      if (profile.includes('ambient') && !opts.ambient) {
         problem(
           'spec.profile',
-          `"${profile}" also installs the cni and ztunnel charts, which meshgen does not install`,
-          'install the cni and ztunnel charts yourself',
+          `"${profile}" also installs the cni and ztunnel charts, which meshgen installs only for an ambient data plane`,
+          'set istio.dataplane: ambient in topology.yaml (meshgen then installs cni and ztunnel), or install those charts yourself',
         );
       }
     } else {

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
-import type { Cluster, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
+import type { Cluster, Dataplane, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource } from './yaml-source';
@@ -34,7 +34,7 @@ interface RawTopology {
   mesh_id: string;
   org?: string;
   trustDomain?: string;
-  istio?: { installer?: Installer; version?: string; revision?: string; hub?: string };
+  istio?: { installer?: Installer; version?: string; revision?: string; hub?: string; dataplane?: Dataplane };
   secrets?: { provider?: SecretsProvider; store?: { kind?: SecretStore['kind']; name: string }; prefix?: string };
   gitops?: {
     repoURL?: string;
@@ -156,8 +156,10 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     }
     if (role === 'remote') problems.push(...remoteProblems(src, ctx, c, raw.contexts as Record<string, RawContext>));
   }
-  // A primary that serves remotes is reached through its east-west gateway: its address is required.
+  // A primary that serves remotes is reached through its east-west gateway: its address is required (not asked of an
+  // ambient mesh, where the remotes themselves are refused below).
   for (const [ctx, c] of contexts) {
+    if (raw.istio?.dataplane === 'ambient') break;
     if ((c.role ?? 'primary') !== 'primary' || c.eastWestGateway?.address !== undefined) continue;
     const remotes = contexts.filter(([, r]) => r.role === 'remote' && r.primary === ctx).map(([r]) => r);
     if (remotes.length > 0) {
@@ -173,6 +175,21 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   }
 
   const installer = raw.istio?.installer ?? 'helm';
+  const dataplane = raw.istio?.dataplane ?? 'sidecar';
+  if (dataplane === 'ambient') {
+    // https://istio.io/latest/docs/ambient/install/multicluster/: only multi-primary; primary-remote is not supported.
+    for (const [ctx, c] of contexts) {
+      if (c.role === 'remote') {
+        problems.push(
+          src.problem(
+            ['contexts', ctx, 'role'],
+            "is a remote, but Istio's ambient data plane supports multi-primary meshes only (primary-remote is not supported in ambient mode)",
+            'make it a primary (remove `role:` and `primary:`), or set istio.dataplane: sidecar',
+          ),
+        );
+      }
+    }
+  }
   if (installer === 'sail' && raw.istio?.version === undefined) {
     problems.push(src.problem(['istio', 'installer'], 'the Sail Operator needs the Istio version to install', 'set istio.version (e.g. 1.30.3)'));
   }
@@ -215,7 +232,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     meshId: raw.mesh_id,
     org: raw.org,
     trustDomain: raw.trustDomain ?? 'cluster.local',
-    istio: Object.freeze({ installer, version: raw.istio?.version, revision: raw.istio?.revision, hub: raw.istio?.hub }),
+    istio: Object.freeze({ installer, version: raw.istio?.version, revision: raw.istio?.revision, hub: raw.istio?.hub, dataplane }),
     secrets: Object.freeze({ provider, prefix: raw.secrets?.prefix ?? `istio/${raw.mesh_id}` }),
     gitops: Object.freeze({
       repoURL: raw.gitops?.repoURL,

@@ -6,6 +6,8 @@
 export type Role = 'primary' | 'remote';
 export type Installer = 'operator' | 'helm' | 'sail';
 export type SecretsProvider = 'sealed-secrets' | 'external-secrets';
+/** Istio's data plane: sidecars, or ambient (ztunnel and waypoints). */
+export type Dataplane = 'sidecar' | 'ambient';
 
 /** One cluster of the mesh (one kube context of topology.yaml). */
 export interface Cluster {
@@ -55,7 +57,14 @@ export interface Mesh {
   readonly meshId: string;
   readonly org?: string;
   readonly trustDomain: string;
-  readonly istio: { readonly installer: Installer; readonly version?: string; readonly revision?: string; readonly hub?: string };
+  readonly istio: {
+    readonly installer: Installer;
+    readonly version?: string;
+    readonly revision?: string;
+    readonly hub?: string;
+    /** `sidecar` (default) or `ambient`. */
+    readonly dataplane: Dataplane;
+  };
   readonly secrets: {
     readonly provider: SecretsProvider;
     /** external-secrets: key prefix in the store. */
@@ -95,6 +104,8 @@ export function remotesOf(mesh: Mesh, cluster: Cluster): Cluster[] {
  * @see https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
 export function needsEastWestGateway(mesh: Mesh, cluster: Cluster): boolean {
+  // Ambient: multi-primary only; each cluster of a multi-network mesh gets the HBONE east-west Gateway.
+  if (isAmbient(mesh)) return isMultiNetwork(mesh);
   if (cluster.role === 'remote') {
     const primary = mesh.clusters.find((c) => c.name === cluster.primary);
     return isMultiNetwork(mesh) && primary !== undefined && primary.network !== cluster.network;
@@ -102,9 +113,17 @@ export function needsEastWestGateway(mesh: Mesh, cluster: Cluster): boolean {
   return isMultiNetwork(mesh) || remotesOf(mesh, cluster).length > 0;
 }
 
-/** Whether the cluster exposes its services to other networks (`cross-network-gateway`): primaries of a multi-network mesh. */
+/**
+ * Whether the cluster exposes its services to other networks (`cross-network-gateway`): primaries of a multi-network
+ * sidecar mesh (ambient meshes expose them through the HBONE east-west Gateway instead).
+ */
 export function needsCrossNetworkGateway(mesh: Mesh, cluster: Cluster): boolean {
-  return isMultiNetwork(mesh) && cluster.role === 'primary';
+  return !isAmbient(mesh) && isMultiNetwork(mesh) && cluster.role === 'primary';
+}
+
+/** True for a mesh on Istio's ambient data plane. */
+export function isAmbient(mesh: Mesh): boolean {
+  return mesh.istio.dataplane === 'ambient';
 }
 
 /** The peers a cluster holds remote secrets for: on a primary every other cluster; remotes hold none. */

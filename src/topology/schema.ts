@@ -161,6 +161,13 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
           'x-fix': 'use a DNS-1123 label such as "1-30-3"',
         },
         hub: { type: 'string', minLength: 1, description: 'Container registry of the Istio images.' },
+        dataplane: {
+          type: 'string',
+          enum: ['sidecar', 'ambient'],
+          default: 'sidecar',
+          description:
+            "sidecar: Envoy sidecars; ambient: ztunnel and the HBONE east-west Gateway (multi-primary meshes only, as Istio's ambient multicluster supports).",
+        },
       },
     },
     secrets: {

@@ -52,13 +52,24 @@ const TOPOLOGIES: Record<string, MeshSpec> = {
 };
 
 type Installer = 'helm' | 'sail' | 'operator';
+
+/** Istio's ambient multicluster: multi-primary, multi-network (the beta topology). */
+const AMBIENT: MeshSpec = {
+  meshId: 'mesh1',
+  repoURL: 'https://git.example/mesh.git',
+  clusters: [
+    { context: 'east-1', cluster: 'east-1', network: 'net1' },
+    { context: 'east-2', cluster: 'east-2', network: 'net1' },
+    { context: 'west-1', cluster: 'west-1', network: 'net2' },
+  ],
+};
 type Provider = 'sealed-secrets' | 'external-secrets';
 
 /** Work directories by case, synthesized once and rolled out with both deliveries. */
-async function synthesized(spec: MeshSpec, installer: Installer, provider: Provider, revision?: string): Promise<string> {
+async function synthesized(spec: MeshSpec, installer: Installer, provider: Provider, revision?: string, ambient = false): Promise<string> {
   const dir = await makeMeshWorkdir(spec, { tokens: true });
   const topo = parse(fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8')) as Record<string, unknown>;
-  topo.istio = { installer, version: '1.30.3', ...(revision ? { revision } : {}) };
+  topo.istio = { installer, version: '1.30.3', ...(revision ? { revision } : {}), ...(ambient ? { dataplane: 'ambient' } : {}) };
   if (provider === 'external-secrets') topo.secrets = { provider, store: { kind: 'ClusterSecretStore', name: 'vault' } };
   fs.writeFileSync(path.join(dir, 'topology.yaml'), stringify(topo));
   const r = await synthIn(dir, '--strict');
@@ -66,8 +77,15 @@ async function synthesized(spec: MeshSpec, installer: Installer, provider: Provi
   return dir;
 }
 
-const CASES: { topology: string; installer: Installer; provider: Provider; revision?: string }[] = [];
-for (const topology of Object.keys(TOPOLOGIES)) {
+const CASES: { topology: string; installer: Installer; provider: Provider; revision?: string; ambient?: boolean }[] = [];
+for (const installer of ['helm', 'sail', 'operator'] as const) {
+  for (const provider of ['sealed-secrets', 'external-secrets'] as const)
+    CASES.push({ topology: 'ambient: multi-primary, two networks', installer, provider, ambient: true });
+}
+CASES.push({ topology: 'ambient: multi-primary, two networks', installer: 'helm', provider: 'sealed-secrets', revision: '1-30', ambient: true });
+const SIDECAR_TOPOLOGIES = Object.keys(TOPOLOGIES);
+TOPOLOGIES['ambient: multi-primary, two networks'] = AMBIENT;
+for (const topology of SIDECAR_TOPOLOGIES) {
   for (const installer of ['helm', 'sail', 'operator'] as const) {
     for (const provider of ['sealed-secrets', 'external-secrets'] as const) CASES.push({ topology, installer, provider });
   }
@@ -79,7 +97,7 @@ for (const installer of ['helm', 'sail', 'operator'] as const)
 for (const c of CASES) {
   const name = `${c.topology} · ${c.installer} · ${c.provider}${c.revision ? ` · revision ${c.revision}` : ''}`;
   test(`converges with Argo CD and with Flux: ${name}`, async () => {
-    const dir = await synthesized(TOPOLOGIES[c.topology], c.installer, c.provider, c.revision);
+    const dir = await synthesized(TOPOLOGIES[c.topology], c.installer, c.provider, c.revision, c.ambient);
     const key = await sealingKeyPem();
     for (const delivery of ['argocd', 'flux'] as Delivery[]) {
       const r = rollout(dir, { delivery, sealingKeyOf: () => key, tokenOf });

@@ -146,6 +146,14 @@ export function chartObjects(chart: string, release: string, values: Record<stri
     const remote = values.profile === 'remote' || values.istiodRemote?.enabled === true;
     return remote ? [] : [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(release), spec: { role: 'istiod' } }];
   }
+  if (chart === 'cni') {
+    // manifests/charts/istio-cni: the CNI node agent, ready on its own.
+    return [{ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('istio-cni-node'), spec: { role: 'cni' } }];
+  }
+  if (chart === 'ztunnel') {
+    // manifests/charts/ztunnel: ready once istiod signs its certificates.
+    return [{ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('ztunnel'), spec: { role: 'ztunnel' } }];
+  }
   if (chart === 'gateway') {
     const a = values.annotations as Record<string, string> | undefined;
     return [
@@ -159,6 +167,8 @@ export function chartObjects(chart: string, release: string, values: Record<stri
 /** What an installer controller (Sail, an IstioOperator controller) installs for an `Istio` or `IstioOperator`. */
 function operatorObjects(o: KObject): KObject[] {
   const spec = o.spec ?? {};
+  if (o.kind === 'IstioCNI') return chartObjects('cni', 'istio-cni', {});
+  if (o.kind === 'ZTunnel') return chartObjects('ztunnel', 'ztunnel', {});
   if (o.kind === 'IstioOperator' && spec.profile === 'empty') {
     return chartObjects('gateway', 'istio-eastwestgateway', {});
   }
@@ -213,7 +223,9 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
   const prerequisites = new Set<string>();
   if (provider === 'sealed-secrets') prerequisites.add('bitnami.com/SealedSecret');
   else for (const k of ['ExternalSecret', 'PushSecret', 'SecretStore', 'ClusterSecretStore']) prerequisites.add(`external-secrets.io/${k}`);
-  if (explicitInstaller === 'sail') prerequisites.add('sailoperator.io/Istio');
+  if (explicitInstaller === 'sail') for (const k of ['Istio', 'IstioCNI', 'ZTunnel']) prerequisites.add(`sailoperator.io/${k}`);
+  // Ambient: the Gateway API CRDs (standard channel) are a stated prerequisite (README, "Ambient mode").
+  if (topology.istio?.dataplane === 'ambient') prerequisites.add('gateway.networking.k8s.io/Gateway');
   if (explicitInstaller === 'operator') prerequisites.add('install.istio.io/IstioOperator');
   if (opts.delivery === 'flux') {
     for (const k of ['kustomize.toolkit.fluxcd.io/Kustomization', 'helm.toolkit.fluxcd.io/HelmRelease', 'source.toolkit.fluxcd.io/HelmRepository'])
@@ -288,7 +300,7 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
       if (!deps.every((d) => healthy(c, c.objects.get(`HelmRelease/istio-system/${d.name}`)))) return undefined;
       return chartObjects(o.spec?.chart?.spec?.chart, o.spec?.releaseName ?? o.metadata.name, o.spec?.values ?? {});
     }
-    if (o.kind === 'Istio' || o.kind === 'IstioOperator') return operatorObjects(o);
+    if (o.kind === 'Istio' || o.kind === 'IstioOperator' || o.kind === 'IstioCNI' || o.kind === 'ZTunnel') return operatorObjects(o);
     return undefined;
   };
 
@@ -303,9 +315,15 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
       case 'PushSecret':
         return c.pushed;
       case 'Deployment':
+      case 'DaemonSet':
         return c.ready.has(o.metadata.name);
+      case 'Gateway':
+        // The ambient east-west Gateway: programmed by the local istiod (class istio-east-west).
+        return groupOf(o) !== 'gateway.networking.k8s.io' || [...c.ready].some((d) => d.startsWith('istiod'));
       case 'HelmRelease':
       case 'Istio':
+      case 'IstioCNI':
+      case 'ZTunnel':
       case 'IstioOperator': {
         const objs = c.installed.get(key(o));
         // An IstioOperator has no conditions: kstatus calls it Current at once (Flux); Argo CD's health.lua waits.
@@ -369,8 +387,9 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
           );
           progress = true;
         }
-        if (o.kind === 'Deployment' && !c.ready.has(o.metadata.name)) {
-          if (o.spec?.role === 'istiod' || injectionOn(c)) {
+        if ((o.kind === 'Deployment' || o.kind === 'DaemonSet') && !c.ready.has(o.metadata.name)) {
+          const istiodUp = [...c.ready].some((d) => d.startsWith('istiod'));
+          if (o.spec?.role === 'istiod' || o.spec?.role === 'cni' || (o.spec?.role === 'ztunnel' ? istiodUp : injectionOn(c))) {
             c.ready.add(o.metadata.name);
             say(c.name, `ready: ${o.metadata.name}`);
             progress = true;
