@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES, type Stage } from './charts/cluster-chart';
 import { CheckFailed, InputError, type Problem } from './errors';
+import { loadExtension, runExtension } from './extend';
 import { ensureGitignore, removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
 import { helmValuesFiles } from './installers/argocd-applications';
@@ -95,6 +96,8 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
 
   // 1. Inputs.
   const mesh = loadTopology(workdir);
+  // The user's constructs (meshgen.config.ts), loaded before anything is created or written.
+  const extension = loadExtension(workdir);
   const base = loadBase(workdir);
   const warnings: string[] = base.warnings.map(formatWarning);
   if (mesh.istio.dataplane === 'ambient' && mesh.networks.length === 1 && mesh.clusters.length > 1) {
@@ -188,6 +191,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         secrets,
         multiRoot: trust.multiRoot,
       });
+      if (extension) runExtension(extension, chart, { mesh, cluster });
       const dir = `clusters/${cluster.name}`;
       const files = chart.files();
       for (const [file, objects] of files) writer.add(`${dir}/${file}`, renderManifests(objects));

@@ -25,7 +25,7 @@ import { IstiodExposure } from './istiod-exposure';
 import { deepMerge } from './merge';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
-import { SyncWave, syncWave } from './sync-waves';
+import { SYNC_WAVE_ANNOTATION, SyncWave, syncWave } from './sync-waves';
 
 /** The Sail `Istio` resource, wrapped so that it is placed like the other constructs. */
 class SailIstioConstruct extends Construct {
@@ -284,19 +284,79 @@ export class ClusterChart extends Chart {
    */
   public files(): Map<string, Record<string, unknown>[]> {
     const out = new Map<string, Record<string, unknown>[]>();
-    for (const { stage, file, construct } of this.placement) {
-      const objs = construct.node.findAll().filter((c): c is ApiObject => ApiObject.isApiObject(c));
-      const key = `${stage}/${file}`;
+    const placed = new Set<Construct>();
+    const add = (key: string, objs: readonly ApiObject[], wave?: SyncWave) => {
       const list = out.get(key) ?? [];
-      for (const o of objs) list.push(o.toJson());
+      for (const o of objs) {
+        placed.add(o);
+        const json = o.toJson() as { metadata?: { annotations?: Record<string, string> } };
+        // A user object without a wave gets its stage's (meshgen's own objects all carry one).
+        if (wave !== undefined && json.metadata && json.metadata.annotations?.[SYNC_WAVE_ANNOTATION] === undefined) {
+          json.metadata.annotations = { ...json.metadata.annotations, ...syncWave(wave) };
+        }
+        list.push(json);
+      }
       out.set(key, list);
+    };
+    for (const { stage, file, construct } of this.placement) add(`${stage}/${file}`, apiObjectsUnder(construct));
+    // Every other ApiObject of the chart (a user's constructs: see `extensionScope`) is written too, never dropped:
+    // under a stage scope in that stage, else in post-install; one file per stage.
+    for (const o of apiObjectsUnder(this)) {
+      if (placed.has(o)) continue;
+      const stage = o.node.scopes.map((s) => (s instanceof StageScope ? s.stage : undefined)).find((x) => x !== undefined) ?? Stage.POST_INSTALL;
+      add(`${stage}/${EXTENSIONS_FILE}`, [o], STAGE_WAVES[stage]);
     }
     return out;
+  }
+
+  /**
+   * The scope for a user's constructs in a stage (`meshgen.config.ts`): what is built under it is written to
+   * `<stage>/extensions.yaml` of this cluster, listed in its kustomization.yaml, with the stage's sync wave unless it sets
+   * one. Constructs added to the chart itself land in post-install.
+   */
+  public extensionScope(stage: Stage = Stage.POST_INSTALL): Construct {
+    const id = `Extensions-${stage}`;
+    return (this.node.tryFindChild(id) as Construct | undefined) ?? new StageScope(this, id, stage);
+  }
+
+  /**
+   * meshgen's own object of a kind and name (e.g. `('Gateway', 'cross-network-gateway')`), to override with
+   * `addJsonPatch` (the escape hatch: patches apply when the chart is written).
+   */
+  public findApiObject(kind: string, name: string): ApiObject | undefined {
+    return apiObjectsUnder(this).find((o) => o.kind === kind && o.metadata.name === name);
   }
 
   private place(stage: Stage, file: string, construct: Construct): void {
     this.placement.push({ stage, file, construct });
   }
+}
+
+/** The file of a stage that holds a user's objects. */
+export const EXTENSIONS_FILE = 'extensions.yaml';
+
+/** The sync wave each stage's objects get by default (see sync-waves.ts). */
+const STAGE_WAVES: Readonly<Record<Stage, SyncWave>> = {
+  [Stage.SECRETS]: SyncWave.SECRETS,
+  [Stage.CONTROL_PLANE]: SyncWave.CONTROL_PLANE,
+  [Stage.READER_TOKEN]: SyncWave.AFTER_CONTROL_PLANE,
+  [Stage.POST_INSTALL]: SyncWave.AFTER_CONTROL_PLANE,
+  [Stage.REMOTE_SECRETS]: SyncWave.REMOTE_SECRETS,
+};
+
+/** A construct whose ApiObjects belong to a stage (see `ClusterChart.extensionScope`). */
+class StageScope extends Construct {
+  constructor(
+    scope: Construct,
+    id: string,
+    public readonly stage: Stage,
+  ) {
+    super(scope, id);
+  }
+}
+
+function apiObjectsUnder(scope: Construct): ApiObject[] {
+  return scope.node.findAll().filter((c): c is ApiObject => ApiObject.isApiObject(c));
 }
 
 function cmp(a: string, b: string): number {
