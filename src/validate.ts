@@ -27,8 +27,7 @@ export interface ValidateOptions {
   /**
    * Directory of CRD YAML (and `k8s-schemas/`) to validate the manifests of dist/ against, relative to the current
    * directory.
-   * @default - `$MESHGEN_CRDS`, else `../shared/crds` next to the meshgen package; schema checks are skipped, with a note,
-   *   when neither exists
+   * @default - `$MESHGEN_CRDS`, else the schemas that ship with meshgen (`schemas/crds/` of the meshgen package)
    */
   readonly crds?: string;
   /**
@@ -357,7 +356,7 @@ class Validation {
         dir = undefined;
       }
     } else {
-      ({ dir, reason } = crdDirectory()); // MESHGEN_CRDS, else ../shared/crds next to meshgen
+      ({ dir, reason } = crdDirectory()); // MESHGEN_CRDS, else the schemas/crds/ meshgen ships
     }
     if (dir === undefined) {
       this.notes.push(`schema checks were skipped: ${reason ?? 'no CRD directory'}`);

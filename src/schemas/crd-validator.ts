@@ -23,26 +23,33 @@ export interface ValidationResult {
   readonly errors: string[];
 }
 
+/** Where the schemas that ship with meshgen live, relative to the package root. */
+export const SHIPPED_CRDS = path.join('schemas', 'crds');
+
 /**
  * Finds the directory of CRD schemas.
  *
- * `MESHGEN_CRDS` (resolved against the current directory) wins when set, and must exist. Otherwise the
- * shared `../shared/crds` next to the repository (the nearest ancestor of this file with a package.json) is used,
- * so the lookup works both from `src/` under tsx and from the compiled `lib/src/`.
+ * `MESHGEN_CRDS` (resolved against the current directory) wins when set, and must exist. Otherwise the schemas that
+ * ship with meshgen are used: `schemas/crds/` of the meshgen package (the nearest ancestor of this file with a
+ * package.json), so the lookup works from `src/` under tsx, from the compiled `lib/src/` and when meshgen is installed
+ * as a dependency.
  */
 export function crdDirectory(env: NodeJS.ProcessEnv = process.env): CrdDirectory {
   const fromEnv = env.MESHGEN_CRDS;
   if (fromEnv !== undefined && fromEnv !== '') {
     const dir = path.resolve(fromEnv);
     if (isDirectory(dir)) return { dir };
-    return { reason: `MESHGEN_CRDS=${fromEnv}: ${dir} is not a directory; point it at ../shared/crds or a copy of it` };
+    return { reason: `MESHGEN_CRDS=${fromEnv}: ${dir} is not a directory; unset it to use the schemas meshgen ships (${SHIPPED_CRDS}/)` };
   }
+  const dir = shippedCrdDirectory();
+  if (dir !== undefined && isDirectory(dir)) return { dir };
+  return { reason: `the schemas meshgen ships (${dir ?? SHIPPED_CRDS}) are missing: reinstall meshgen, or set MESHGEN_CRDS to a copy of them` };
+}
+
+/** `schemas/crds/` of the meshgen package (whether or not it exists), or undefined when no package root is found. */
+export function shippedCrdDirectory(): string | undefined {
   const root = packageRoot(__dirname);
-  if (root !== undefined) {
-    const dir = path.resolve(root, '..', 'shared', 'crds');
-    if (isDirectory(dir)) return { dir };
-  }
-  return { reason: 'no CRD directory: set MESHGEN_CRDS to ../shared/crds or a copy of it' };
+  return root === undefined ? undefined : path.join(root, SHIPPED_CRDS);
 }
 
 /** One schema the registry can compile: a served CRD version or a core Kubernetes JSON schema. */
@@ -80,7 +87,7 @@ export class SchemaRegistry {
    * Nothing is compiled yet. Throws when `dir` is not a directory or a file does not parse.
    */
   public static load(dir: string): SchemaRegistry {
-    if (!isDirectory(dir)) throw new Error(`${dir}: CRD directory not found; set MESHGEN_CRDS to ../shared/crds or a copy of it`);
+    if (!isDirectory(dir)) throw new Error(`${dir}: CRD directory not found`);
     const registry = new SchemaRegistry();
     for (const file of fs
       .readdirSync(dir)

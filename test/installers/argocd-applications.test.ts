@@ -14,7 +14,7 @@ import { helmValuesFiles, ISTIO_APPLICATION_WAVES, IstioArgoApplications } from 
 import { translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
 import { HEADER } from '../../src/output/render';
 import { parseTopology } from '../../src/topology/load';
-import { assertValid, schemaSkip } from '../helpers/schemas';
+import { assertValid } from '../helpers/schemas';
 
 const MESH = parseTopology(`mesh_id: m1
 gitops:
@@ -152,7 +152,7 @@ test('values files: helm/<chart>-values.yaml with the header, holding the transl
   assert.deepEqual([...helmValuesFiles({ gateway: g.gateway }).keys()], ['helm/gateway-values.yaml']);
 });
 
-test('the Applications validate against the Argo CD CRDs', { skip: schemaSkip }, () => {
+test('the Applications validate against the Argo CD CRDs', () => {
   assertValid(apps({ version: '1.30.3', revision: 'canary' }));
   assertValid(apps({ charts: ['gateway'] }));
 });
