@@ -5,7 +5,7 @@ import { CheckFailed, InputError, type Problem } from './errors';
 import { readIfExists } from './fs-util';
 import { HEADER } from './output/render';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
-import { crdDirectory, SchemaRegistry } from './schemas/crd-validator';
+import { crdDirectory, SchemaRegistry, type ValidationResult } from './schemas/crd-validator';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { loadSealingCert, type SealingCert } from './secrets/sealing-cert';
 import { DIST_DIR, synth } from './synth';
@@ -106,6 +106,8 @@ class Validation {
   public readonly stats = { certificates: 0, files: 0, objects: 0, manifests: 0 };
   /** Why synth cannot be compared with dist/ (inputs synth would refuse), if so. */
   private blocked: string[] = [];
+  /** A CRD file turned out not to parse: no more schema checks. */
+  private schemasUnreadable = false;
 
   constructor(
     private readonly workdir: string,
@@ -383,9 +385,18 @@ class Validation {
       }
       if (doc.contents === null) continue;
       this.stats.objects += 1;
-      if (registry === undefined) continue;
+      if (registry === undefined || this.schemasUnreadable) continue;
       const obj: unknown = doc.toJS();
-      const { schema, errors } = registry.validate(obj);
+      let result: ValidationResult;
+      try {
+        result = registry.validate(obj);
+      } catch (e) {
+        // A CRD document is parsed when its kind is first validated (see SchemaRegistry.load).
+        this.schemasUnreadable = true;
+        this.notes.push(`schema checks were skipped from ${file} on: the CRDs cannot be read (${(e as Error).message})`);
+        continue;
+      }
+      const { schema, errors } = result;
       if (schema !== undefined) this.stats.manifests += 1;
       else if (errors.length === 0 && isRecord(obj)) {
         const key = `${String(obj.apiVersion)} ${String(obj.kind)}`;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as YAML from 'yaml';
@@ -209,6 +210,25 @@ test('ApplicationSet: fails on a misspelt field', () => {
   assertFails(bad, 'spec.template.spec.syncPolicy.automated.selfheal: unknown field');
 });
 
+test('ApplicationSet: errors inside a generator template (a subschema the CRD repeats 24 times) name the full path', () => {
+  const template = structuredClone(APPLICATION_SET.spec.template);
+  const withTemplate = (t: unknown) => withValue(APPLICATION_SET, 'spec/generators/0/list/template', t);
+  assertValid(withTemplate(template));
+  assertFails(
+    withTemplate(withValue(template, 'spec/syncPolicy/automated/selfheal', true)),
+    'spec.generators[0].list.template.spec.syncPolicy.automated.selfheal: unknown field',
+  );
+  assertFails(
+    withTemplate(withValue(template, 'spec/source/repoURL', 42)),
+    'spec.generators[0].list.template.spec.source.repoURL: must be string, got number 42',
+  );
+  // The same subschema under another generator, and the top-level template, report their own paths.
+  const matrix = withValue(APPLICATION_SET, 'spec/generators/0', {
+    matrix: { generators: [{ clusters: { template: withValue(template, 'spec/project', false) } }, { list: { elements: [] } }] },
+  });
+  assertFails(matrix, 'spec.generators[0].matrix.generators[0].clusters.template.spec.project: must be string, got boolean false');
+});
+
 test('Flux Kustomization: a valid one passes', () => {
   assert.match(assertValid(FLUX_KUSTOMIZATION), /^kustomizations\.kustomize\.toolkit\.fluxcd\.io\/v1 /);
 });
@@ -320,5 +340,69 @@ test('every manifest generated for the example in dist/ matches its schema', (t)
   assert.deepEqual(errors, []);
   for (const kind of ['SealedSecret', 'Gateway', 'Namespace', 'Secret', 'ApplicationSet', 'Kustomization']) {
     assert.ok((checked.get(kind) ?? 0) > 0, `no ${kind} in ${DIST} was checked against a schema`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Loading: a CRD document is parsed when its kind is first validated, found by a quick look at its text.
+
+/** A Widget CRD (example.test/v1) whose spec.size has `sizeType`; `indent` spaces per level (2 is how Kubernetes writes them). */
+function widgetCrd(sizeType: string, indent = 2): string {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'widgets.example.test' },
+    spec: {
+      group: 'example.test',
+      names: { kind: 'Widget', listKind: 'WidgetList', plural: 'widgets', singular: 'widget' },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: sizeType } } } } } },
+        },
+      ],
+    },
+    status: { acceptedNames: { kind: 'Widget', plural: 'widgets' } },
+  };
+  return `---\n${YAML.stringify(crd, { indent, indentSeq: false })}`;
+}
+
+function crdDir(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-crds-'));
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  return dir;
+}
+
+const widget = (size: unknown) => ({ apiVersion: 'example.test/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size } });
+
+test('loading: CRDs in any layout are found; where two files define a version, the first file (by name) wins', () => {
+  for (const [first, second] of [
+    [widgetCrd('integer'), widgetCrd('string')], // both found by the quick look
+    [widgetCrd('integer', 4), widgetCrd('string')], // the first only by parsing (four-space indentation)
+    [widgetCrd('integer'), widgetCrd('string', 4)], // the second only by parsing
+    [`# a comment\n${widgetCrd('integer').replace(/^---\n/, '')}${widgetCrd('string')}`, ''], // one file, no leading ---
+  ]) {
+    const dir = crdDir({ 'a.yaml': first, 'b.yaml': second });
+    try {
+      const r = SchemaRegistry.load(dir);
+      assert.deepEqual(r.validate(widget(3)), { schema: 'widgets.example.test/v1 (a.yaml)', errors: [] });
+      assert.deepEqual(r.validate(widget('3')).errors, ['spec.size: must be integer, got string "3"']);
+      assert.deepEqual(r.kinds(), ['example.test/v1 Widget']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('loading: a CRD file that does not parse fails when its kind is validated, naming the file', () => {
+  const dir = crdDir({ 'broken.yaml': `${widgetCrd('integer')}  extra: [unclosed\n` });
+  try {
+    const r = SchemaRegistry.load(dir);
+    assert.throws(() => r.validate(widget(3)), /broken\.yaml: /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -286,6 +286,32 @@ test('when --crds / MESHGEN_CRDS names no directory, schema checks are skipped w
   assert.match(cli.stdout, /^validate: ok \(checked 7 certificates, 0 manifests against schemas\)$/m);
 });
 
+test('a CRD file that does not parse: schema checks stop with one note, validate does not crash', async () => {
+  const dir = example();
+  const crds = path.join(dir, 'broken-crds');
+  fs.mkdirSync(crds);
+  const gatewayCrd = [
+    'apiVersion: apiextensions.k8s.io/v1',
+    'kind: CustomResourceDefinition',
+    'metadata:',
+    '  name: gateways.networking.istio.io',
+    'spec:',
+    '  group: networking.istio.io',
+    '  names:',
+    '    kind: Gateway',
+    '    plural: gateways',
+    '  scope: Namespaced',
+    '  versions: [unclosed',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(crds, 'gateway.yaml'), gatewayCrd);
+  const r = await validate({ workdir: dir, crds });
+  assert.deepEqual(lines(r), []);
+  const notes = r.notes.filter((n) => /schema checks were skipped/.test(n));
+  assert.equal(notes.length, 1, r.notes.join('\n'));
+  assert.match(notes[0], /the CRDs cannot be read \(.*gateway\.yaml: /);
+});
+
 test('exit codes: 0 clean, 1 problems, 2 bad usage; --help has the option and examples', async () => {
   const dir = example();
   assert.equal((await runValidate(['validate', '--workdir', dir])).code, 0);
