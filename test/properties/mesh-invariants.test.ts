@@ -50,9 +50,11 @@ const SEED = SEED_KNOB !== undefined ? Number(SEED_KNOB) : SOAK ? (Date.now() ^ 
 /** A property stops after this long, shrinking included (each step synthesizes a mesh); a failure found is still reported. */
 const TIME_LIMIT_MS = SOAK ? 600_000 : 45_000;
 const MAX_CLUSTERS = Number(knob('MESHGEN_FC_MAX_CLUSTERS') ?? (SOAK ? 30 : 12));
+/** The environment that draws the same meshes again (the mesh size bound changes what is drawn). */
+const REPLAY = `MESHGEN_FC_SEED=${SEED} MESHGEN_FC_MAX_CLUSTERS=${MAX_CLUSTERS}`;
 console.log(
   `mesh-invariants: seed ${SEED}, ${NUM_RUNS} runs per property, meshes of 1-${MAX_CLUSTERS} clusters${SOAK ? ' (MESHGEN_SOAK=1)' : ''}; ` +
-    `replay with MESHGEN_FC_SEED=${SEED}`,
+    `replay with ${REPLAY}`,
 );
 const KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error === undefined;
 
@@ -252,10 +254,10 @@ async function check(t: TestContext, prop: fc.IAsyncProperty<[Case]>, params: fc
   const started = Date.now();
   const details = await fc.check(prop, { seed: SEED, numRuns: NUM_RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, ...params });
   t.diagnostic(
-    `${details.numRuns} run(s), ${details.numShrinks} shrink(s), ${Date.now() - started} ms; seed ${details.seed} (replay: MESHGEN_FC_SEED=${details.seed})` +
+    `${details.numRuns} run(s), ${details.numShrinks} shrink(s), ${Date.now() - started} ms; seed ${details.seed} (replay: ${REPLAY})` +
       (details.interrupted ? '; interrupted by the time limit' : ''),
   );
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`);
+  if (details.failed) throw new Error(`${fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`}\nreplay: ${REPLAY}`);
 }
 
 /** A mesh whose names YAML 1.1 readers take for numbers, booleans and dates, and a mesh_id that is no DNS name. */
