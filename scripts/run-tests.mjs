@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's test runner (through tsx). Extra arguments are passed on,
 // e.g. `npm test -- --test-name-pattern=sealing` or a list of files.
+//
+// The default run is the quick one (about a minute on two cores): fixed seeds, small random meshes, a few kills in the
+// crash test. MESHGEN_SOAK=1 runs the long one: the property tests with a random (printed) seed, more runs and bigger
+// meshes, and the crash test's full count of kills. Each test file documents its own knobs (MESHGEN_FC_*, MESHGEN_CRASH_*).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +22,20 @@ if (files.length === 0) {
     }
   };
   walk('test');
-  files.sort();
+  // The slowest files first, so that the two workers finish together.
+  const slow = ['test/crash/', 'test/properties/'];
+  const rank = (f) => {
+    const i = slow.findIndex((s) => f.startsWith(s));
+    return i < 0 ? slow.length : i;
+  };
+  files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...flags, ...files], { stdio: 'inherit' });
+
+const env = { ...process.env };
+const soak = env.MESHGEN_SOAK === '1';
+// SIGKILLs of the crash test's main scenario (its own default, 25, is the soak run).
+if (!soak) env.MESHGEN_CRASH_RUNS ??= '4';
+console.log(`run-tests: ${soak ? 'soak run (MESHGEN_SOAK=1)' : 'quick run (MESHGEN_SOAK=1 for the long one)'}, ${files.length} file(s)`);
+
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...flags, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

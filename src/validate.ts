@@ -9,7 +9,7 @@ import { withWorkdirLock } from './lock';
 import { HEADER } from './output/render';
 import { currentTree } from './output/tree';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
-import { crdDirectory, SchemaRegistry } from './schemas/crd-validator';
+import { crdDirectory, SchemaRegistry, type ValidationResult } from './schemas/crd-validator';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { loadSealingCert, type SealingCert } from './secrets/sealing-cert';
 import { DIST_DIR, runSynth } from './synth';
@@ -31,8 +31,7 @@ export interface ValidateOptions {
   /**
    * Directory of CRD YAML (and `k8s-schemas/`) to validate the manifests of dist/ against, relative to the current
    * directory.
-   * @default - `$MESHGEN_CRDS`, else `../shared/crds` next to the meshgen package; schema checks are skipped, with a note,
-   *   when neither exists
+   * @default - `$MESHGEN_CRDS`, else the schemas that ship with meshgen (`schemas/crds/` of the meshgen package)
    */
   readonly crds?: string;
   /**
@@ -117,6 +116,8 @@ class Validation {
   private blocked: string[] = [];
   /** The directory dist/ is read from (see {@link checkDist}). */
   private distRoot = '';
+  /** A CRD file turned out not to parse: no more schema checks. */
+  private schemasUnreadable = false;
 
   constructor(
     private readonly workdir: string,
@@ -381,7 +382,7 @@ class Validation {
         dir = undefined;
       }
     } else {
-      ({ dir, reason } = crdDirectory()); // MESHGEN_CRDS, else ../shared/crds next to meshgen
+      ({ dir, reason } = crdDirectory()); // MESHGEN_CRDS, else the schemas/crds/ meshgen ships
     }
     if (dir === undefined) {
       this.notes.push(`schema checks were skipped: ${reason ?? 'no CRD directory'}`);
@@ -408,9 +409,18 @@ class Validation {
       }
       if (doc.contents === null) continue;
       this.stats.objects += 1;
-      if (registry === undefined) continue;
+      if (registry === undefined || this.schemasUnreadable) continue;
       const obj: unknown = doc.toJS();
-      const { schema, errors } = registry.validate(obj);
+      let result: ValidationResult;
+      try {
+        result = registry.validate(obj);
+      } catch (e) {
+        // A CRD document is parsed when its kind is first validated (see SchemaRegistry.load).
+        this.schemasUnreadable = true;
+        this.notes.push(`schema checks were skipped from ${file} on: the CRDs cannot be read (${(e as Error).message})`);
+        continue;
+      }
+      const { schema, errors } = result;
       if (schema !== undefined) this.stats.manifests += 1;
       else if (errors.length === 0 && isRecord(obj)) {
         const key = `${String(obj.apiVersion)} ${String(obj.kind)}`;

@@ -53,7 +53,7 @@ export async function main(
     .option('crds', {
       type: 'string',
       default: process.env.MESHGEN_CRDS,
-      defaultDescription: '$MESHGEN_CRDS, else ../shared/crds',
+      defaultDescription: '$MESHGEN_CRDS, else the schemas/crds/ meshgen ships',
       describe: 'Directory of CRD YAML used to validate manifests',
       global: true,
       hidden: true,

@@ -22,7 +22,10 @@ export function validateCommand(io: Ctx): CommandModule<GlobalArgs, ValidateArgs
         })
         .example('$0 validate', 'check the mesh in the current directory: one line per problem, exit 1 if any')
         .example('$0 validate --warn-days 90', 'also report certificates that expire within the next 90 days')
-        .example('MESHGEN_CRDS=../shared/crds $0 validate --workdir mesh', 'check the manifests against the CRDs in ../shared/crds') as never,
+        .example(
+          'MESHGEN_CRDS=./my-crds $0 validate --workdir mesh',
+          'check the manifests against other copies of the CRDs (default: the schemas meshgen ships)',
+        ) as never,
     handler: async (args) => {
       const workdir = workdirOf(args);
       const warnDays = args['warn-days'];

@@ -23,26 +23,33 @@ export interface ValidationResult {
   readonly errors: string[];
 }
 
+/** Where the schemas that ship with meshgen live, relative to the package root. */
+export const SHIPPED_CRDS = path.join('schemas', 'crds');
+
 /**
  * Finds the directory of CRD schemas.
  *
- * `MESHGEN_CRDS` (resolved against the current directory) wins when set, and must exist. Otherwise the
- * shared `../shared/crds` next to the repository (the nearest ancestor of this file with a package.json) is used,
- * so the lookup works both from `src/` under tsx and from the compiled `lib/src/`.
+ * `MESHGEN_CRDS` (resolved against the current directory) wins when set, and must exist. Otherwise the schemas that
+ * ship with meshgen are used: `schemas/crds/` of the meshgen package (the nearest ancestor of this file with a
+ * package.json), so the lookup works from `src/` under tsx, from the compiled `lib/src/` and when meshgen is installed
+ * as a dependency.
  */
 export function crdDirectory(env: NodeJS.ProcessEnv = process.env): CrdDirectory {
   const fromEnv = env.MESHGEN_CRDS;
   if (fromEnv !== undefined && fromEnv !== '') {
     const dir = path.resolve(fromEnv);
     if (isDirectory(dir)) return { dir };
-    return { reason: `MESHGEN_CRDS=${fromEnv}: ${dir} is not a directory; point it at ../shared/crds or a copy of it` };
+    return { reason: `MESHGEN_CRDS=${fromEnv}: ${dir} is not a directory; unset it to use the schemas meshgen ships (${SHIPPED_CRDS}/)` };
   }
+  const dir = shippedCrdDirectory();
+  if (dir !== undefined && isDirectory(dir)) return { dir };
+  return { reason: `the schemas meshgen ships (${dir ?? SHIPPED_CRDS}) are missing: reinstall meshgen, or set MESHGEN_CRDS to a copy of them` };
+}
+
+/** `schemas/crds/` of the meshgen package (whether or not it exists), or undefined when no package root is found. */
+export function shippedCrdDirectory(): string | undefined {
   const root = packageRoot(__dirname);
-  if (root !== undefined) {
-    const dir = path.resolve(root, '..', 'shared', 'crds');
-    if (isDirectory(dir)) return { dir };
-  }
-  return { reason: 'no CRD directory: set MESHGEN_CRDS to ../shared/crds or a copy of it' };
+  return root === undefined ? undefined : path.join(root, SHIPPED_CRDS);
 }
 
 /** One schema the registry can compile: a served CRD version or a core Kubernetes JSON schema. */
@@ -55,6 +62,17 @@ interface Entry {
   readonly crd: boolean;
   /** The CRD's root is `x-kubernetes-preserve-unknown-fields: true` with no spec schema (IstioOperator). */
   readonly schemaless: boolean;
+  /** Position of the CRD document in the directory (files sorted by name): where two define a version, the first wins. */
+  readonly order: number;
+}
+
+/** A CRD document not parsed yet (parsing megabytes of YAML takes seconds: only the kinds validated are parsed). */
+interface PendingCrd {
+  readonly file: string;
+  readonly text: string;
+  readonly order: number;
+  /** `group kind` according to a quick look at the text (see quickCrdId); checked when the document is parsed. */
+  readonly id: string;
 }
 
 const K8S_DEFINITIONS_ID = 'https://kubernetes.io/api/_definitions.json';
@@ -77,10 +95,11 @@ export class SchemaRegistry {
   /**
    * Reads every `*.yaml` CRD file (multi-document) in `dir` and the JSON schemas in `dir/k8s-schemas/`.
    *
-   * Nothing is compiled yet. Throws when `dir` is not a directory or a file does not parse.
+   * Nothing is compiled yet, and a CRD document is only parsed when its kind is first validated (or `kinds()` is
+   * called). Throws when `dir` is not a directory or a file does not parse (for a document parsed later: when it is).
    */
   public static load(dir: string): SchemaRegistry {
-    if (!isDirectory(dir)) throw new Error(`${dir}: CRD directory not found; set MESHGEN_CRDS to ../shared/crds or a copy of it`);
+    if (!isDirectory(dir)) throw new Error(`${dir}: CRD directory not found`);
     const registry = new SchemaRegistry();
     for (const file of fs
       .readdirSync(dir)
@@ -104,6 +123,9 @@ export class SchemaRegistry {
   private readonly entries = new Map<string, Entry>();
   /** `group kind` → versions the CRD lists but does not serve (e.g. external-secrets.io v1beta1). */
   private readonly unserved = new Map<string, string[]>();
+  /** `group kind` → CRD documents that define it, not parsed yet. */
+  private readonly pending = new Map<string, PendingCrd[]>();
+  private documents = 0;
   private readonly compiled = new Map<string, ValidateFunction>();
   private readonly formats = new Set<string>();
   private k8sDefinitions?: Record<string, unknown>;
@@ -113,6 +135,7 @@ export class SchemaRegistry {
 
   /** Every `apiVersion kind` with a schema (schemaless CRDs included), sorted. */
   public kinds(): string[] {
+    this.parseAllPending();
     return [...this.entries.keys()].sort();
   }
 
@@ -131,6 +154,7 @@ export class SchemaRegistry {
     if (typeof kind !== 'string' || kind === '') basic.push(`kind: must be a non-empty string, got ${describe(kind)}`);
     if (basic.length > 0) return { schema: undefined, errors: basic };
     const key = `${apiVersion} ${kind}`;
+    this.parsePending(`${groupOf(apiVersion as string)} ${kind}`);
     const entry = this.entries.get(key);
     if (entry === undefined) return { schema: undefined, errors: this.unservedErrors(apiVersion as string, kind as string) };
 
@@ -144,9 +168,8 @@ export class SchemaRegistry {
   }
 
   private unservedErrors(apiVersion: string, kind: string): string[] {
-    const slash = apiVersion.lastIndexOf('/');
-    const group = slash < 0 ? '' : apiVersion.slice(0, slash);
-    const version = apiVersion.slice(slash + 1);
+    const group = groupOf(apiVersion);
+    const version = apiVersion.slice(apiVersion.lastIndexOf('/') + 1);
     if (!this.unserved.get(`${group} ${kind}`)?.includes(version)) return [];
     const served = this.kinds()
       .filter((k) => k.endsWith(` ${kind}`) && k.startsWith(group === '' ? '' : `${group}/`))
@@ -155,32 +178,68 @@ export class SchemaRegistry {
   }
 
   private addCrdFile(file: string): void {
+    const text = fs.readFileSync(file, 'utf8');
+    // One piece per document: a line starting with `---` always starts a new one. A directive (%YAML) applies to the
+    // document after it, so a file with one is kept whole.
+    const pieces = /^%/m.test(text) ? [text] : text.split(/^(?=---(?:[ \t]|$))/m);
+    for (const piece of pieces) {
+      const order = this.documents++;
+      const id = quickCrdId(piece);
+      if (id === undefined) this.addCrdText(file, piece, order);
+      else this.pending.set(id, [...(this.pending.get(id) ?? []), { file, text: piece, order, id }]);
+    }
+  }
+
+  /** Parses the pending CRD documents of `group kind`. */
+  private parsePending(id: string): void {
+    const docs = this.pending.get(id);
+    if (docs === undefined) return;
+    this.pending.delete(id);
+    for (const doc of docs) {
+      if (this.addCrdText(doc.file, doc.text, doc.order) !== doc.id) {
+        // The quick look was wrong about this document, so it may be wrong about others: parse them all.
+        this.parseAllPending();
+      }
+    }
+  }
+
+  private parseAllPending(): void {
+    for (const id of [...this.pending.keys()]) this.parsePending(id);
+  }
+
+  /** Registers the CRD documents of `text`; returns the `group kind` of the last one (undefined when none). */
+  private addCrdText(file: string, text: string, order: number): string | undefined {
     const base = path.basename(file);
-    for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+    let id: string | undefined;
+    for (const doc of YAML.parseAllDocuments(text)) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
       const crd = doc.toJS();
       if (!isRecord(crd) || crd.kind !== 'CustomResourceDefinition' || !isRecord(crd.spec) || !isRecord(crd.metadata)) continue;
       const { group, names, versions } = crd.spec;
       if (typeof group !== 'string' || !isRecord(names) || typeof names.kind !== 'string' || !Array.isArray(versions)) continue;
+      id = `${group} ${names.kind}`;
       for (const v of versions) {
         if (!isRecord(v) || typeof v.name !== 'string') continue;
         if (v.served !== true) {
-          const key = `${group} ${names.kind}`;
-          this.unserved.set(key, [...(this.unserved.get(key) ?? []), v.name]);
+          this.unserved.set(id, [...(this.unserved.get(id) ?? []), v.name]);
           continue;
         }
         const key = `${group}/${v.name} ${names.kind}`;
         // The first definition wins, so a directory holding both a trimmed and a full copy of a CRD stays usable.
-        if (this.entries.has(key)) continue;
+        const existing = this.entries.get(key);
+        if (existing !== undefined && existing.order < order) continue;
         const raw = isRecord(v.schema) && isRecord(v.schema.openAPIV3Schema) ? v.schema.openAPIV3Schema : { type: 'object' };
+        this.compiled.delete(key);
         this.entries.set(key, {
           source: `${crd.metadata.name}/${v.name} (${base})`,
           schema: raw,
           crd: true,
           schemaless: raw['x-kubernetes-preserve-unknown-fields'] === true && !(isRecord(raw.properties) && 'spec' in raw.properties),
+          order,
         });
       }
     }
+    return id;
   }
 
   private addK8sSchema(file: string, source: string): void {
@@ -197,7 +256,7 @@ export class SchemaRegistry {
       if (!isRecord(gvk) || typeof gvk.kind !== 'string' || typeof gvk.version !== 'string') continue;
       const apiVersion = typeof gvk.group === 'string' && gvk.group !== '' ? `${gvk.group}/${gvk.version}` : gvk.version;
       const key = `${apiVersion} ${gvk.kind}`;
-      if (!this.entries.has(key)) this.entries.set(key, { source, schema, crd: false, schemaless: false });
+      if (!this.entries.has(key)) this.entries.set(key, { source, schema, crd: false, schemaless: false, order: Number.MAX_SAFE_INTEGER });
     }
   }
 
@@ -205,7 +264,7 @@ export class SchemaRegistry {
     let fn = this.compiled.get(key);
     if (fn === undefined) {
       const ajv = this.getAjv();
-      const schema = entry.crd ? crdRootSchema(entry.schema, this.formats) : entry.schema;
+      const schema = entry.crd ? shareRepeatedSubschemas(crdRootSchema(entry.schema, this.formats)) : entry.schema;
       for (const name of this.formats) {
         if (!ajv.formats[name]) ajv.addFormat(name, FORMATS[name] ?? true);
       }
@@ -219,7 +278,16 @@ export class SchemaRegistry {
     if (this.ajv === undefined) {
       // strict: false ignores the OpenAPI/Kubernetes keywords JSON Schema does not know (x-kubernetes-*, example...).
       // validateSchema: false skips meta-validating megabytes of upstream schemas on every compile.
-      const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true, validateSchema: false, logger: false, code: { optimize: false } });
+      // inlineRefs: false compiles a shared subschema (see shareRepeatedSubschemas) once instead of at every $ref.
+      const ajv = new Ajv2020({
+        strict: false,
+        allErrors: true,
+        verbose: true,
+        validateSchema: false,
+        logger: false,
+        inlineRefs: false,
+        code: { optimize: false },
+      });
       ajv.addKeyword({ keyword: LIST_MAP_KEYS, type: 'array', schemaType: 'array', errors: true, validate: uniqueListMapKeys });
       if (this.k8sDefinitions !== undefined) ajv.addSchema(this.k8sDefinitions, K8S_DEFINITIONS_ID);
       this.ajv = ajv;
@@ -273,6 +341,53 @@ function crdRootSchema(raw: Record<string, unknown>, formats: Set<string>): Reco
   const constrained = isRecord(rawMeta) && Object.keys(rawMeta).some((k) => k !== 'type' && k !== 'description');
   properties.metadata = constrained ? { allOf: [LOOSE_METADATA, toJsonSchema(rawMeta, formats, true)] } : LOOSE_METADATA;
   return { ...root, properties };
+}
+
+/** Subschemas at least this long (as JSON) that occur more than once are compiled once, through `$defs`. */
+const SHARED_MIN_LENGTH = 1000;
+
+/**
+ * Moves every repeated large subschema into `$defs` and refers to it with `$ref`, so that Ajv compiles it once (the
+ * ApplicationSet CRD repeats its 13 KB Application template 24 times: compiling it shrinks from seconds to a fraction).
+ * Nothing under allOf/anyOf/oneOf/not is shared, so the schema paths the error formatter relies on stay as they were.
+ * Validation is unchanged: a `$ref` to an identical subschema validates exactly as the subschema would.
+ */
+function shareRepeatedSubschemas(root: Record<string, unknown>): Record<string, unknown> {
+  // Only schemas are shared: the values of `properties`, and `items` and `additionalProperties` when they are schemas.
+  const children = (node: Record<string, unknown>): Record<string, unknown>[] => [
+    ...(isRecord(node.properties) ? Object.values(node.properties).filter(isRecord) : []),
+    ...[node.items, node.additionalProperties].filter(isRecord),
+  ];
+  const json = new Map<Record<string, unknown>, string>();
+  const counts = new Map<string, number>();
+  const count = (node: Record<string, unknown>): void => {
+    const text = JSON.stringify(node);
+    json.set(node, text);
+    if (text.length >= SHARED_MIN_LENGTH) counts.set(text, (counts.get(text) ?? 0) + 1);
+    for (const child of children(node)) count(child);
+  };
+  count(root);
+  const defs: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  const share = (node: Record<string, unknown>): Record<string, unknown> => {
+    const text = json.get(node) as string;
+    if ((counts.get(text) ?? 0) < 2) return shareChildren(node);
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `shared${names.size}`;
+      names.set(text, name);
+      defs[name] = shareChildren(node);
+    }
+    return { $ref: `#/$defs/${name}` };
+  };
+  const shareChildren = (node: Record<string, unknown>): Record<string, unknown> => {
+    const out = { ...node };
+    if (isRecord(node.properties)) out.properties = mapValues(node.properties, (v) => (isRecord(v) ? share(v) : v));
+    for (const key of ['items', 'additionalProperties']) if (isRecord(node[key])) out[key] = share(node[key]);
+    return out;
+  };
+  const out = shareChildren(root);
+  return names.size === 0 ? root : { ...out, $defs: defs };
 }
 
 /**
@@ -515,6 +630,29 @@ function mapValues(obj: Record<string, unknown>, fn: (v: unknown) => unknown): R
 
 function dedupe(list: string[]): string[] {
   return [...new Set(list)];
+}
+
+/** `networking.istio.io/v1` → `networking.istio.io`; `v1` → ''. */
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * `group kind` of a CRD document laid out as Kubernetes and controller-gen write them, found without parsing it: in the
+ * block of the top-level `spec:`, the one `  group: <group>` line and the `    kind: <Kind>` line of `  names:` (two-space
+ * indentation, plain scalars). Undefined when the text does not look exactly like that: the document is then parsed
+ * right away. The result is checked when the document is parsed.
+ */
+function quickCrdId(text: string): string | undefined {
+  if (text.includes('\r') || !/^kind: CustomResourceDefinition$/m.test(text)) return undefined;
+  // The lines after `spec:` up to the next top-level key: indented, comments or blank.
+  const spec = /^spec:\n((?:(?:[ #].*)?\n)*)/m.exec(`${text}\n`)?.[1];
+  if (spec === undefined) return undefined;
+  const groups = [...spec.matchAll(/^ {2}group: ([A-Za-z0-9.-]+)$/gm)];
+  const kinds = [...spec.matchAll(/^ {2}names:\n(?:(?: {4}.*| *#.*)?\n)*? {4}kind: ([A-Za-z0-9]+)$/gm)];
+  if (groups.length !== 1 || kinds.length !== 1) return undefined;
+  return `${groups[0][1]} ${kinds[0][1]}`;
 }
 
 function isDirectory(p: string): boolean {

@@ -9,12 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { runCli } from '../helpers/cli';
 import { assertNoSecrets } from '../helpers/no-secrets';
+import { registry } from '../helpers/schemas';
 import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
 
-const FOUND = crdDirectory();
 const KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error === undefined;
 const docs = (file: string) => parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS());
 
@@ -93,25 +92,20 @@ test('external-secrets: ExternalSecret cacerts, ExternalSecret remote secrets, P
   fs.rmSync(dir, { recursive: true });
 });
 
-test(
-  'external-secrets output validates against the ESO CRD schemas',
-  { skip: FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}` },
-  async () => {
-    const dir = await esoWorkdir();
-    const registry = SchemaRegistry.load(FOUND.dir as string);
-    const kinds = new Set<string>();
-    for (const [f] of hashTree(path.join(dir, 'dist'))) {
-      if (f.endsWith('kustomization.yaml') || /^clusters\/[^/]+\/helm\//.test(f)) continue;
-      for (const o of docs(path.join(dir, 'dist', f))) {
-        const r = registry.validate(o);
-        assert.deepEqual(r.errors, [], `${f} ${o.kind}/${o.metadata.name}`);
-        if (r.schema) kinds.add(o.kind);
-      }
+test('external-secrets output validates against the ESO CRD schemas', async () => {
+  const dir = await esoWorkdir();
+  const kinds = new Set<string>();
+  for (const [f] of hashTree(path.join(dir, 'dist'))) {
+    if (f.endsWith('kustomization.yaml') || /^clusters\/[^/]+\/helm\//.test(f)) continue;
+    for (const o of docs(path.join(dir, 'dist', f))) {
+      const r = registry.validate(o);
+      assert.deepEqual(r.errors, [], `${f} ${o.kind}/${o.metadata.name}`);
+      if (r.schema) kinds.add(o.kind);
     }
-    for (const k of ['ExternalSecret', 'PushSecret']) assert.ok(kinds.has(k), `${k} was checked`);
-    fs.rmSync(dir, { recursive: true });
-  },
-);
+  }
+  for (const k of ['ExternalSecret', 'PushSecret']) assert.ok(kinds.has(k), `${k} was checked`);
+  fs.rmSync(dir, { recursive: true });
+});
 
 test('a fresh clone with no key reproduces the external-secrets tree', async () => {
   const dir = await esoWorkdir();

@@ -9,14 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { renderApplicationSet } from '../convergence/model';
 import { runCli } from '../helpers/cli';
 import { assertNoSecrets } from '../helpers/no-secrets';
+import { registry } from '../helpers/schemas';
 import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
 
-const FOUND = crdDirectory();
-const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
 const KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error === undefined;
 const docs = (file: string) => parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS());
 
@@ -106,7 +104,7 @@ test('helm: charts as Flux HelmReleases outside the cluster directory and as Arg
     execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/flux/cluster-east-1/control-plane')]);
     execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/flux/cluster-east-1/gateway')]);
   }
-  if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
   assert.ok(assertNoSecrets(dir) > 20);
   fs.rmSync(dir, { recursive: true });
 });
@@ -142,7 +140,7 @@ test('sail: the Sail Istio resource carries the same values as the helm renderin
     app.spec.sources.map((x: any) => x.path ?? x.chart ?? x.ref),
     ['dist/clusters/cluster-west-1', 'gateway', 'values'],
   );
-  if (registry) for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
+  for (const { file, obj } of objs) assert.deepEqual(registry.validate(obj).errors, [], `${file} ${obj.kind}/${obj.metadata.name}`);
   assert.ok(assertNoSecrets(dir) > 20);
   fs.rmSync(dir, { recursive: true });
   fs.rmSync(helmDir, { recursive: true });

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
+import * as fs from 'node:fs';
+import { SchemaRegistry, shippedCrdDirectory } from '../../src/schemas/crd-validator';
 
-const FOUND = crdDirectory();
+/** The schemas that ship with meshgen (`schemas/crds/`): the tests always validate against these, never skip. */
+export const CRDS_DIR: string = (() => {
+  const dir = shippedCrdDirectory();
+  assert.ok(dir !== undefined && fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory(), `the shipped schemas are missing: ${dir}`);
+  return dir;
+})();
 
-/** The CRD and Kubernetes schemas of `MESHGEN_CRDS` (default ../shared/crds), or undefined when absent. */
-export const registry: SchemaRegistry | undefined = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
+/** The CRD and Kubernetes schemas of {@link CRDS_DIR}. */
+export const registry: SchemaRegistry = SchemaRegistry.load(CRDS_DIR);
 
-/** `skip` option of the tests that need the schemas: false, or why they are skipped. */
-export const schemaSkip: false | string = FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}`;
-
-/** Asserts that every object has a schema and matches it (does nothing without the schemas; see schemaSkip). */
+/** Asserts that every object has a schema and matches it. */
 export function assertValid(objs: readonly any[]): void {
-  if (!registry) return;
   for (const o of objs) {
     const r = registry.validate(o);
     assert.ok(r.schema, `${o.kind} has a schema`);

@@ -17,7 +17,7 @@ import {
   istioReleaseName,
 } from '../../src/installers/helm-releases';
 import { translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
-import { assertValid, schemaSkip } from '../helpers/schemas';
+import { assertValid } from '../helpers/schemas';
 
 function iop(build: (c: Construct) => void): Record<string, any> {
   const chart = Testing.chart();
@@ -168,7 +168,7 @@ test('helpers: release names as in Istio docs, chart versions without v, the rep
   assert.equal(ISTIO_HELM_REPOSITORY_URL, 'https://istio-release.storage.googleapis.com/charts');
 });
 
-test('every object validates against the Flux CRDs (primary, remote, revisioned)', { skip: schemaSkip }, () => {
+test('every object validates against the Flux CRDs (primary, remote, revisioned)', () => {
   for (const props of [
     {},
     { externalIstiod: true },

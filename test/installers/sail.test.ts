@@ -10,11 +10,7 @@ import { ControlPlane, type ControlPlaneProps } from '../../src/charts/control-p
 import { SYNC_WAVE_ANNOTATION } from '../../src/charts/sync-waves';
 import { SailIstio, type SailIstioProps } from '../../src/installers/sail';
 import { translateControlPlane } from '../../src/installers/translate';
-import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
-
-const FOUND = crdDirectory();
-const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
-const schemaSkip = FOUND.dir ? false : `CRD schemas not found: ${FOUND.reason}`;
+import { registry } from '../helpers/schemas';
 
 function istiodValues(props: Partial<ControlPlaneProps> = {}) {
   const chart = Testing.chart();
@@ -31,7 +27,6 @@ function sail(props: Partial<SailIstioProps> & Pick<SailIstioProps, 'values'>): 
 }
 
 function assertValid(obj: any) {
-  if (!registry) return;
   const r = registry.validate(obj);
   assert.equal(r.schema, 'istios.sailoperator.io/v1 (sail-istio-crd.yaml)');
   assert.deepEqual(r.errors, [], `Istio/${obj.metadata.name}`);
@@ -91,12 +86,12 @@ for (const [name, props] of Object.entries<Partial<ControlPlaneProps>>({
     assert.deepEqual(back, t.istiod);
     assert.deepEqual(istio.metadata.annotations, { [SYNC_WAVE_ANNOTATION]: '0' });
   });
-  test(`${name}: the Istio validates against the Sail CRD, values included`, { skip: schemaSkip }, () => {
+  test(`${name}: the Istio validates against the Sail CRD, values included`, () => {
     assertValid(sail({ values: istiodValues(props).istiod, version: '1.30.3' }));
   });
 }
 
-test('updateStrategy is passed through and validates', { skip: schemaSkip }, () => {
+test('updateStrategy is passed through and validates', () => {
   const istio = sail({
     values: istiodValues().istiod,
     version: '1.30.3',
@@ -119,13 +114,13 @@ test('fails when values.global.istioNamespace is not the namespace (a CEL rule o
   assert.equal(sail({ values: { global: { istioNamespace: 'istio-system' } } }).spec.values.global.istioNamespace, 'istio-system');
 });
 
-test('without a version the API server would default it, but the schema (and meshgen validate) want it set', { skip: schemaSkip }, () => {
+test('without a version the API server would default it, but the schema (and meshgen validate) want it set', () => {
   // spec.version is required with a default (the operator's version): pass istio.version for reproducible installs.
-  assert.deepEqual(registry!.validate(sail({ values: {} })).errors, ['spec.version: required field is missing']);
+  assert.deepEqual(registry.validate(sail({ values: {} })).errors, ['spec.version: required field is missing']);
 });
 
-test('the CRD schema catches values Sail does not know (the translation leaves none)', { skip: schemaSkip }, () => {
-  const r = registry!.validate(sail({ values: { gateways: { 'istio-ingressgateway': {} } } }));
+test('the CRD schema catches values Sail does not know (the translation leaves none)', () => {
+  const r = registry.validate(sail({ values: { gateways: { 'istio-ingressgateway': {} } } }));
   assert.ok(
     r.errors.some((e) => e.startsWith('spec.values.gateways')),
     r.errors.join('\n'),

@@ -12,6 +12,7 @@ import {
   subjectKeyIdentifierOf,
   verifyIntermediate,
 } from '../../src/pki';
+import { useFixtureRsa4096Keys } from '../helpers/fixture-keys';
 
 const WHERE = { cluster: 'cluster-east-1', dir: 'certs/cluster-east-1' };
 
@@ -28,14 +29,16 @@ function fixtures() {
   return fixture;
 }
 
-test('createRootCa makes a 4096-bit, 3650-day, self-signed CA named O=<org>, CN=Root CA (defaults)', async () => {
-  // GIVEN a fixed start
+test('createRootCa makes a 4096-bit, 3650-day, self-signed CA named O=<org>, CN=Root CA (defaults)', async (t) => {
+  // GIVEN a fixed start (and a fixture key for the 4096-bit key asked for: keys.test.ts checks fresh generation)
   const now = new Date('2026-01-01T00:00:00Z');
+  const fixtureKeys = useFixtureRsa4096Keys(t);
 
   // WHEN
   const root = await createRootCa({ org: 'example.com', now });
 
   // THEN
+  assert.equal(fixtureKeys(), 1, 'one 4096-bit key was asked for');
   assert.match(root.keyPem, /^-----BEGIN PRIVATE KEY-----/);
   const x = new crypto.X509Certificate(root.certPem);
   assert.equal(x.subject, 'O=example.com\nCN=Root CA');

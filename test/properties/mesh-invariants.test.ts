@@ -1,9 +1,12 @@
 /**
- * Property-based tests (fast-check) of what SPEC §4 promises for any valid topology: random meshes of 1–30 clusters on
+ * Property-based tests (fast-check) of what SPEC §4 promises for any valid topology: random meshes of 1–12 clusters (1–30 in the soak run) on
  * 1–6 networks (cluster names are any DNS-1123 label, context names any kube context name), synthesized into dist/.
  *
  * Every test draws the same sequence of meshes (one seed for the file), so a work directory synthesized by the first
- * test is reused by the next ones. Knobs: MESHGEN_FC_SEED (replay), MESHGEN_FC_RUNS (runs per property, default 12).
+ * test is reused by the next ones. The default run is fixed and quick: seed 42, 10 runs per property, meshes of at most
+ * 12 clusters. MESHGEN_SOAK=1 is the long run: a random seed (printed), 60 runs, meshes of up to 30 clusters.
+ * Knobs (override either): MESHGEN_FC_SEED (replay a printed seed), MESHGEN_FC_RUNS (runs per property),
+ * MESHGEN_FC_MAX_CLUSTERS (largest mesh).
  *
  * Primary-remote meshes (`role: remote`, `primary:`, `eastWestGateway.address`) are generated only when this version
  * of meshgen accepts them (REMOTES_SUPPORTED, detected by parsing a tiny remote topology).
@@ -40,12 +43,19 @@ function knob(name: string): string | undefined {
   Reflect.deleteProperty(process.env, name);
   return v;
 }
-const NUM_RUNS = Number(knob('MESHGEN_FC_RUNS') ?? 12);
+const SOAK = knob('MESHGEN_SOAK') === '1';
+const NUM_RUNS = Number(knob('MESHGEN_FC_RUNS') ?? (SOAK ? 60 : 10));
 const SEED_KNOB = knob('MESHGEN_FC_SEED');
-const SEED = SEED_KNOB !== undefined ? Number(SEED_KNOB) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+const SEED = SEED_KNOB !== undefined ? Number(SEED_KNOB) : SOAK ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : 42;
 /** A property stops after this long, shrinking included (each step synthesizes a mesh); a failure found is still reported. */
-const TIME_LIMIT_MS = 45_000;
-const MAX_CLUSTERS = 30;
+const TIME_LIMIT_MS = SOAK ? 600_000 : 45_000;
+const MAX_CLUSTERS = Number(knob('MESHGEN_FC_MAX_CLUSTERS') ?? (SOAK ? 30 : 12));
+/** The environment that draws the same meshes again (the mesh size bound changes what is drawn). */
+const REPLAY = `MESHGEN_FC_SEED=${SEED} MESHGEN_FC_MAX_CLUSTERS=${MAX_CLUSTERS}`;
+console.log(
+  `mesh-invariants: seed ${SEED}, ${NUM_RUNS} runs per property, meshes of 1-${MAX_CLUSTERS} clusters${SOAK ? ' (MESHGEN_SOAK=1)' : ''}; ` +
+    `replay with ${REPLAY}`,
+);
 const KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error === undefined;
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -249,10 +259,10 @@ async function check(t: TestContext, prop: fc.IAsyncProperty<[Case]>, params: fc
   const started = Date.now();
   const details = await fc.check(prop, { seed: SEED, numRuns: NUM_RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, ...params });
   t.diagnostic(
-    `${details.numRuns} run(s), ${details.numShrinks} shrink(s), ${Date.now() - started} ms; seed ${details.seed} (replay: MESHGEN_FC_SEED=${details.seed})` +
+    `${details.numRuns} run(s), ${details.numShrinks} shrink(s), ${Date.now() - started} ms; seed ${details.seed} (replay: ${REPLAY})` +
       (details.interrupted ? '; interrupted by the time limit' : ''),
   );
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`);
+  if (details.failed) throw new Error(`${fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`}\nreplay: ${REPLAY}`);
 }
 
 /** A mesh whose names YAML 1.1 readers take for numbers, booleans and dates, and a mesh_id that is no DNS name. */
