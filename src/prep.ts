@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from './errors';
+import { InputError, type Problem } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
 import { withWorkdirLock } from './lock';
+import { isMeshgenCheckout, meshgenPackage } from './package-info';
 import { CertStore, createRootCa } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
+import { YamlSource } from './topology/yaml-source';
 
 /** Options of `prep`. */
 export interface PrepOptions {
@@ -16,6 +18,11 @@ export interface PrepOptions {
   readonly force?: boolean;
   readonly keySize?: number;
   readonly days?: number;
+  /**
+   * The `$schema` reference written on topology.yaml's first line, for editors.
+   * @default - the path of meshgen's schema relative to the work directory
+   */
+  readonly schema?: string;
 }
 
 /** What prep did. */
@@ -42,7 +49,7 @@ export const GITIGNORE_LINES = [
 ];
 
 /** The JSON Schema of topology.yaml shipped with meshgen. */
-export const SCHEMA_PATH = path.resolve(__dirname, '..', '..', 'schema', 'topology.schema.json');
+export const SCHEMA_PATH = path.join(meshgenPackage().root, 'schema', 'topology.schema.json');
 
 /**
  * Creates, only where absent, what a new mesh needs: the root CA, base.yaml, topology.yaml and the
@@ -52,25 +59,36 @@ export async function prep(opts: PrepOptions): Promise<PrepResult> {
   return withWorkdirLock(opts.workdir, 'meshgen prep', 'exclusive', () => prepLocked(opts));
 }
 
-async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
-  const problems = [];
-  if (!new RegExp(LABEL_VALUE).test(opts.meshId) || opts.meshId.length > 63) {
+/** The problems of prep's --mesh-id and --org (also checked by `init` before it creates anything). */
+export function checkPrepOptions(meshId: string, org: string): Problem[] {
+  const problems: Problem[] = [];
+  if (!new RegExp(LABEL_VALUE).test(meshId) || meshId.length > 63) {
     problems.push({
       file: 'command line',
       path: '--mesh-id',
-      message: `${JSON.stringify(opts.meshId)} is not a valid mesh ID`,
+      message: `${JSON.stringify(meshId)} is not a valid mesh ID`,
       fix: 'use letters, digits, "-", "_" or "."',
     });
   }
-  if (opts.org.length > 64)
+  if (org.length > 64)
     problems.push({
       file: 'command line',
       path: '--org',
       message: 'the organisation is longer than 64 characters',
       fix: 'shorten it (X.520 limit of O=)',
     });
-  if (opts.org.trim() === '') problems.push({ file: 'command line', path: '--org', message: 'the organisation is empty', fix: 'pass --org <name>' });
+  if (org.trim() === '') problems.push({ file: 'command line', path: '--org', message: 'the organisation is empty', fix: 'pass --org <name>' });
+  return problems;
+}
+
+/**
+ * prep, for a caller that already holds the work directory's lock (`init`). Checks everything before it writes
+ * anything.
+ */
+export async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
+  const problems = checkPrepOptions(opts.meshId, opts.org);
   if (problems.length > 0) throw new InputError(problems);
+  checkMeshIdMatches(opts.workdir, opts.meshId, opts.org);
 
   const created: string[] = [];
   const kept: string[] = [];
@@ -118,7 +136,7 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     }
   };
   writeIfAbsent(BASE_FILE, baseTemplate());
-  writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH)));
+  writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, opts.schema ?? path.relative(workdir, SCHEMA_PATH)));
 
   // .gitignore: append the lines that are missing (done already when the root key was written).
   gitignoreAdded ??= ensureGitignore(workdir, GITIGNORE_LINES);
@@ -126,6 +144,39 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
   else created.push('.gitignore');
   return { created, kept, warnings };
+}
+
+/**
+ * An existing topology.yaml that names another mesh: prep would keep it, and the requested mesh id would silently
+ * not be used. Refused before anything is written. In a meshgen checkout, topology.yaml is the bundled example: the
+ * fix is a repository of one's own (`meshgen init`).
+ */
+function checkMeshIdMatches(workdir: string, meshId: string, org: string): void {
+  let src: YamlSource;
+  try {
+    src = YamlSource.parse(TOPOLOGY_FILE, fs.readFileSync(path.join(workdir, TOPOLOGY_FILE), 'utf8'));
+  } catch {
+    return; // absent or unreadable: prep creates or keeps it, and synth reports what is wrong with it
+  }
+  let existing: unknown;
+  try {
+    existing = (src.toJS() as { mesh_id?: unknown } | null)?.mesh_id;
+  } catch {
+    return;
+  }
+  if (typeof existing !== 'string' || existing === meshId) return;
+  const fix = isMeshgenCheckout(workdir)
+    ? `this is meshgen's own repository, whose topology.yaml is the bundled example; start your own mesh in a repository of ` +
+      `its own: \`npx meshgen init ../${meshId} --mesh-id ${meshId} --org ${/^[\w.@-]+$/.test(org) ? org : JSON.stringify(org)}\` (see the README, "Start your own mesh")`
+    : `pass --mesh-id ${existing} to complete this mesh, or run prep in a new directory (or \`meshgen init <dir>\`) for the mesh ${meshId}; ` +
+      'to rename this mesh, edit mesh_id in topology.yaml (every cluster then gets the new meshID on the next synth)';
+  throw new InputError(
+    src.problem(
+      ['mesh_id'],
+      `the mesh ID is ${JSON.stringify(existing)}, not ${JSON.stringify(meshId)} as asked; prep keeps an existing topology.yaml`,
+      fix,
+    ),
+  );
 }
 
 function baseTemplate(): string {

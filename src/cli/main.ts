@@ -3,6 +3,7 @@ import { CheckFailed, InputError } from '../errors';
 import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
+import { initCommand } from './init';
 import { prepCommand } from './prep';
 import { rotateCommand, rotateRootCommand } from './rotate';
 import { sealTokenCommand } from './seal-token';
@@ -58,6 +59,7 @@ export async function main(
       global: true,
       hidden: true,
     })
+    .command(initCommand(ctx))
     .command(prepCommand(ctx))
     .command(discoverCommand(ctx))
     .command(synthCommand(ctx))
@@ -100,7 +102,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate'];
+const COMMANDS = ['init', 'prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}
