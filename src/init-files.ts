@@ -70,26 +70,23 @@ const TSCONFIG = `${JSON.stringify(
   2,
 )}\n`;
 
-const CONFIG_STUB = `// meshgen.config.ts: the extension hook of this mesh (optional; everything below is commented out).
-//
-// meshgen generates what Istio's multicluster guides prescribe. To add your own objects to a cluster's
-// directory (a NetworkPolicy, a PeerAuthentication, a Telemetry...), export a function that receives each
-// cluster's chart (a cdk8s Chart) and the mesh model, and adds constructs to the chart. What it adds lands in
-// dist/clusters/<cluster>/ as a stage of its own, listed in kustomization.yaml and validated like the rest.
-// See "Extending the output" in meshgen's README (node_modules/meshgen/README.md) for the exact signature of
-// the meshgen version you depend on.
-//
-// import { ApiObject, type Chart } from 'cdk8s';
-//
-// export default function extend(chart: Chart, mesh: { meshId: string }, cluster: { name: string; network: string }): void {
-//   new ApiObject(chart, 'strict-mtls', {
-//     apiVersion: 'security.istio.io/v1',
-//     kind: 'PeerAuthentication',
-//     metadata: { name: 'default', namespace: 'istio-system' },
-//     spec: { mtls: { mode: 'STRICT' } },
-//   });
-// }
-export {};
+const CONFIG_STUB = `// meshgen.config.ts: the extension hook of this mesh. synth calls the exported function once per cluster with
+// that cluster's chart (a cdk8s Chart) and the mesh model; what it adds lands in dist/clusters/<cluster>/
+// (post-install/extensions.yaml by default), listed in kustomization.yaml and validated like the rest. See
+// "Extending the mesh" in meshgen's README (node_modules/meshgen/README.md).
+import type { ExtendFunction } from 'meshgen';
+// import { ApiObject } from 'cdk8s';
+
+const extend: ExtendFunction = (_chart, { cluster: _cluster }) => {
+  // For example, mesh-wide strict mTLS:
+  // new ApiObject(_chart, 'StrictMtls', {
+  //   apiVersion: 'security.istio.io/v1',
+  //   kind: 'PeerAuthentication',
+  //   metadata: { name: 'default', namespace: 'istio-system' },
+  //   spec: { mtls: { mode: 'STRICT' } },
+  // });
+};
+export default extend;
 `;
 
 const WORKFLOW = `# Checks that the committed dist/ is what meshgen synth makes of the committed inputs, with the meshgen version

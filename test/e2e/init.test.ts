@@ -114,10 +114,10 @@ describe('meshgen init: a GitOps repository of its own, depending on meshgen', (
     assert.ok(workflow.jobs.check.steps.some((s: { run?: string }) => s.run === 'npm run check'));
     assert.match(workflow.jobs.regenerate.if, /vars\.MESHGEN_AUTOCOMMIT == 'true'/);
     const config = fs.readFileSync(path.join(dir, 'meshgen.config.ts'), 'utf8');
-    assert.ok(
-      config.split('\n').every((l) => l === '' || l.startsWith('//') || l === 'export {};'),
-      'meshgen.config.ts is a commented stub',
-    );
+    // The extension hook, exporting a function that adds nothing (its examples commented out).
+    assert.match(config, /^import type \{ ExtendFunction \} from 'meshgen';$/m);
+    assert.match(config, /^export default extend;$/m);
+    assert.ok(!/^\s*new /m.test(config), 'meshgen.config.ts adds nothing until edited');
 
     if (!GIT) {
       assert.match(r.stderr, /git is not installed/);
