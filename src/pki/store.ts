@@ -521,6 +521,17 @@ export class CertStore {
     const rootFile = trust.rootFiles.join(' + ');
 
     const problems = verifyIntermediate({ caCertPem, caKeyPem, rootCertPem: trust.bundle }, { cluster, dir, rootFile });
+    // meshgen names each intermediate after its cluster (L=<cluster>, as common.mk's `<dir>` does): another cluster's
+    // intermediate here (directories swapped or copied) would give this cluster the wrong identity.
+    const parsed = parseCertificate(caCertPem);
+    const locality = parsed instanceof Error ? undefined : /(?:^|\n)L=([^\n]*)/.exec(parsed.subject)?.[1];
+    if (locality !== undefined && locality !== cluster) {
+      problems.push({
+        file: `${dir}/ca-cert.pem`,
+        message: `is the intermediate CA of cluster ${show(locality)} (L=${locality}), not of ${show(cluster)}: certs/ directories swapped or copied?`,
+        fix: `restore ${dir}/ from git, or move it back to ${CERTS_DIR}/${locality}/; to issue a new intermediate for ${cluster}, delete ${dir}/ and run synth`,
+      });
+    }
     // The chain is derived from ca-cert.pem and its root: when either is broken, that is the problem to report.
     const issuer = issuingRootIndex(caCertPem, trust.roots);
     const chainComparable = issuer >= 0 && !problems.some((p) => p.file === `${dir}/ca-cert.pem` || p.file === rootFile);

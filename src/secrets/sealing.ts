@@ -64,6 +64,12 @@ export class Sealing {
   public secretsOf(cluster: Cluster): ClusterSecrets | undefined {
     const { mesh, intermediates, noWork, needs } = this.ctx;
     const cs = this.store.load(cluster.name);
+    if (cs.unchecked > 0 && noWork) {
+      needs.push({
+        what: `sealed/${cluster.name}.yaml`,
+        why: `${cs.unchecked} value(s) have no tamper check (written by an earlier meshgen); synth adds them`,
+      });
+    }
     const sealer = new Sealer(cs, this.certs.get(cluster.name) as SealingCert, noWork, needs);
 
     // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
