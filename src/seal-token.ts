@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
+import { READ_LIMITS, readBounded } from './fs-util';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
 import { Sealer } from './secrets/sealer';
@@ -96,9 +97,16 @@ export function tokensOfDirectory(dir: string): TokenInput[] {
   }
   if (names.length === 0)
     throw new InputError({ file: dir, message: '--token-dir holds no token file', fix: 'write one file per context, named after the context' });
-  return names
-    .sort()
-    .map((f) => ({ context: f.replace(/\.token$/, ''), token: fs.readFileSync(path.join(dir, f), 'utf8'), source: path.join(dir, f) }));
+  return names.sort().map((f) => {
+    const source = path.join(dir, f);
+    const token = readBounded(source, {
+      limit: READ_LIMITS.token,
+      display: source,
+      what: 'the token file',
+      fix: `keep only token files (at most ${READ_LIMITS.token / 1024} KiB each) in --token-dir`,
+    });
+    return { context: f.replace(/\.token$/, ''), token, source };
+  });
 }
 
 function loadAll(store: SealedStore, clusters: readonly Cluster[]): Map<string, ClusterSeals> {

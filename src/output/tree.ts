@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { writeFileNamed } from '../fs-util';
 
 /** A generated tree: relative POSIX path → file content. */
 export type Tree = Map<string, string>;
@@ -116,7 +117,7 @@ export class TreeWriter {
     this.ensureStaging();
     const dest = resolveInside(this.staging as string, rel);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, content);
+    writeFileNamed(dest, content, path.join(this.root, rel));
   }
 
   /** What differs from the tree on disk (so far; complete once every file was added). */
