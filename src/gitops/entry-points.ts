@@ -56,7 +56,8 @@ export function gitopsFiles(
     });
     out.set(`argocd/${MeshApplicationSet.FILE}`, render(chart));
     for (const c of targets.filter((t) => chartsOf(t).length > 0 && t.server !== undefined)) {
-      const apps = new Chart(app, `argocd-charts-${c.name}`, { disableResourceNameHashes: true });
+      // "." cannot occur in a cluster name: "flux-helm-a" of cluster "a" must not collide with "flux-" of "helm-a".
+      const apps = new Chart(app, `argocd-charts.${c.name}`, { disableResourceNameHashes: true });
       new IstioArgoApplications(apps, 'Applications', {
         meshId: mesh.meshId,
         cluster: c.name,
@@ -80,7 +81,7 @@ export function gitopsFiles(
     if (istio.installer !== 'helm') stages.push({ name: 'istio-control-plane', path: `${cluster}/${Stage.CONTROL_PLANE}` });
     if (values && (values.istiod || values.gateway)) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
-      const releases = new Chart(app, `flux-helm-${c.name}`, { disableResourceNameHashes: true });
+      const releases = new Chart(app, `flux-helm.${c.name}`, { disableResourceNameHashes: true });
       new IstioHelmReleases(releases, 'Releases', {
         base: values.base,
         istiod: values.istiod,
@@ -93,7 +94,7 @@ export function gitopsFiles(
       stages.push({ name: istio.installer === 'helm' ? 'istio-control-plane' : 'istio-gateway', path: `${fluxDir}/helm` });
     }
     stages.push({ name: 'istio-post-install', path: `${cluster}/${Stage.POST_INSTALL}` });
-    const chart = new Chart(app, `flux-${c.name}`, { disableResourceNameHashes: true });
+    const chart = new Chart(app, `flux.${c.name}`, { disableResourceNameHashes: true });
     new FluxKustomizations(chart, 'Kustomizations', { stages, gitops });
     out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, render(chart));
     out.set(`flux/${c.name}/kustomization.yaml`, renderKustomization([FluxKustomizations.FILE]));
