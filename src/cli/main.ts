@@ -72,7 +72,7 @@ export async function main(
     // value is refused here, for every command.
     .middleware(
       // yargs passes its instance as the second argument, which @types/yargs leaves out.
-      ((args: Record<string, unknown>, y: { getOptions(): { string: string[]; number: string[] } }) =>
+      ((args: Record<string, unknown>, y: { getOptions(): { string: string[]; number: string[]; array: string[] } }) =>
         checkSingleValues(argv, args, y.getOptions())) as never,
       true,
     )
@@ -198,9 +198,15 @@ export function describeIoError(err: NodeJS.ErrnoException): string {
  * Refuses a single-value option that was given more than once (yargs turns it into an array, which no command
  * expects) or given an empty value (`--workdir ''` is not the current directory).
  */
-function checkSingleValues(argv: readonly string[], args: Record<string, unknown>, options: { string: string[]; number: string[] }): void {
+function checkSingleValues(
+  argv: readonly string[],
+  args: Record<string, unknown>,
+  options: { string: string[]; number: string[]; array: string[] },
+): void {
   const given = new Set<string>();
-  const valued = new Set([...options.string, ...options.number]);
+  // Options declared repeatable (rotate --cluster) take several values.
+  const repeatable = new Set(options.array);
+  const valued = new Set([...options.string, ...options.number].filter((o) => !repeatable.has(o)));
   const problems: Problem[] = [];
   for (const [i, a] of argv.entries()) {
     if (a === '--') break;
@@ -219,7 +225,7 @@ function checkSingleValues(argv: readonly string[], args: Record<string, unknown
     }
   }
   for (const [key, value] of Object.entries(args)) {
-    if (key === '_' || key === '$0' || !given.has(key) || problems.some((p) => p.path === `--${key}`)) continue;
+    if (key === '_' || key === '$0' || !given.has(key) || repeatable.has(key) || problems.some((p) => p.path === `--${key}`)) continue;
     if (Array.isArray(value)) {
       problems.push({
         file: 'command line',
