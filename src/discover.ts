@@ -3,8 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Document, isMap, isPair, isScalar, type Pair, parse, parseDocument, Scalar, type YAMLMap } from 'yaml';
-import { InputError, type Problem, show } from './errors';
-import { writeFileAtomic } from './fs-util';
+import { clip, InputError, type Problem, show } from './errors';
+import { READ_LIMITS, readBounded, writeFileAtomic } from './fs-util';
+import { plainSecretIn } from './plain-secrets';
 import { parseTopology, readInput, TOPOLOGY_FILE } from './topology/load';
 import { DNS1123_LABEL, type SchemaNode, TOPOLOGY_SCHEMA } from './topology/schema';
 import { nearest } from './topology/validate';
@@ -129,18 +130,30 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
       missing.push(context);
       continue;
     }
-    const where = `kubeconfig cluster ${show(clusterName)} (${kc.file})`;
+    const where = `kubeconfig cluster ${show(clusterName)} (${clip(kc.file)})`;
     let server: string | undefined;
+    const serverSecret = kc.server === undefined ? undefined : plainSecretIn(kc.server);
     if (kc.server === undefined) {
       warnings.push(`${where} has no server; ${formatPath(['contexts', context, 'server'])} is left as it is`);
+    } else if (serverSecret) {
+      // Never copied into topology.yaml (and so into dist/ and git), never printed.
+      problems.push(
+        kc.src.problem(
+          ['clusters', kc.index, 'cluster', 'server'],
+          `the server URL of kubeconfig cluster ${show(clusterName)} holds ${serverSecret.what} (${serverSecret.shown}); discover copies the server into topology.yaml, whose values are written unsealed into dist/ and git`,
+          `remove the credentials from the URL in the kubeconfig (kubectl takes them from users:), or set ${formatPath(['contexts', context, 'server'])} in topology.yaml by hand; rotate them if they were ever committed`,
+        ),
+      );
     } else if (!SERVER.test(kc.server)) {
       warnings.push(`${where}: server ${show(kc.server)} is not an https:// URL; not copied (remote secrets need the https URL of the API server)`);
+    } else if (UNSAFE.test(kc.server)) {
+      warnings.push(`${where}: server ${show(kc.server)} holds control characters or "{{" / "}}"; not copied (set the server by hand)`);
     } else {
       server = kc.server;
       const host = hostOf(kc.server);
       if (host !== undefined && LOOPBACK.test(host)) {
         warnings.push(
-          `${where}: server ${kc.server} is a loopback address that other clusters cannot reach; ` +
+          `${where}: server ${clip(kc.server)} is a loopback address that other clusters cannot reach; ` +
             `set ${formatPath(['contexts', context, 'server'])} to an address reachable from the other clusters (for kind: \`kind get kubeconfig --internal\`)`,
         );
       }
@@ -149,17 +162,30 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     if (kc.caData !== undefined) {
       caData = kc.caData.replace(/\s+/g, '');
     } else if (kc.caFile !== undefined) {
+      const caFix = "fix the path (a relative path is relative to the kubeconfig file's directory), or use certificate-authority-data";
       try {
-        caData = fs.readFileSync(kc.caFile).toString('base64');
-      } catch (e) {
-        problems.push(
-          kc.src.problem(
-            ['clusters', kc.index, 'cluster', 'certificate-authority'],
-            `${show(kc.caFile)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
-            "fix the path (a relative path is relative to the kubeconfig file's directory), or use certificate-authority-data",
-          ),
+        caData = Buffer.from(readBounded(kc.caFile, { limit: READ_LIMITS.pem, what: 'the certificate-authority file', fix: caFix }), 'utf8').toString(
+          'base64',
         );
+      } catch (e) {
+        const why =
+          e instanceof InputError
+            ? e.problems[0].message.replace(/^the certificate-authority file /, '')
+            : `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+        problems.push(kc.src.problem(['clusters', kc.index, 'cluster', 'certificate-authority'], `${show(kc.caFile)} ${why}`, caFix));
       }
+    }
+    // A private key in (or appended to) the CA: never copied, never printed.
+    if (caData !== undefined && plainSecretIn(caData)?.kind === 'private-key') {
+      const key = kc.caData !== undefined ? 'certificate-authority-data' : 'certificate-authority';
+      problems.push(
+        kc.src.problem(
+          ['clusters', kc.index, 'cluster', key],
+          `the certificate authority of kubeconfig cluster ${show(clusterName)} holds a private key; discover copies it into topology.yaml, whose values are written unsealed into dist/ and git`,
+          `keep only the API server's CA certificate in ${key} (the private key belongs nowhere in a kubeconfig's cluster entry), and replace the key if the file was ever shared`,
+        ),
+      );
+      caData = undefined;
     }
     if (caData !== undefined && !isPemBase64(caData)) {
       warnings.push(
@@ -205,6 +231,9 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     if (!isSet(cluster) && !proposed.has(context) && !taken.has(context)) taken.set(context, context);
   }
 
+  // Context → the kubeconfig cluster its (new) cluster name comes from, to tell a collision of two kubeconfig clusters
+  // from two contexts of the same cluster.
+  const derivedFor = new Map<string, string>();
   const changes: DiscoverChange[] = [];
   for (const f of found) {
     const at = formatPath(['contexts', f.context]);
@@ -222,7 +251,21 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
       );
     } else {
       const other = taken.get(suggestion.name);
-      if (other !== undefined && other !== f.context) {
+      const otherKube = other === undefined ? undefined : derivedFor.get(other);
+      const contextUsable = f.context.length <= 63 && DNS1123.test(f.context) && !taken.has(f.context);
+      if (other !== undefined && other !== f.context && ((otherKube !== undefined && otherKube !== f.kubeCluster) || !contextUsable)) {
+        const fix = `set \`cluster: <name>\` under ${at} in ${TOPOLOGY_FILE} (a DNS-1123 label no other context uses), then run \`meshgen discover\` again`;
+        problems.push(
+          src.problem(
+            ['contexts', f.context],
+            otherKube !== undefined && otherKube !== f.kubeCluster
+              ? `cluster name collision: kubeconfig clusters ${show(otherKube)} (${formatPath(['contexts', other])}) and ${show(f.kubeCluster)} (${at}) both give the cluster name ${show(suggestion.name)}; cluster names must be unique in the mesh`
+              : `cluster name collision: the cluster name ${show(suggestion.name)} (from kubeconfig cluster ${show(f.kubeCluster)}) is already used by ${formatPath(['contexts', other])}, and the context name cannot be the cluster name (not a DNS-1123 label of at most 63 characters)`,
+            fix,
+            true,
+          ),
+        );
+      } else if (other !== undefined && other !== f.context) {
         warnings.push(
           `${at}: the cluster name ${show(suggestion.name)} (from kubeconfig cluster ${show(f.kubeCluster)}) is already used by ${formatPath(['contexts', other])}; ` +
             `keeping the context name ${show(f.context)} as the cluster name (set cluster: by hand to choose another)`,
@@ -230,6 +273,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
         taken.set(f.context, f.context);
       } else {
         taken.set(suggestion.name, f.context);
+        derivedFor.set(f.context, f.kubeCluster);
         changes.push({
           context: f.context,
           key: 'cluster',
@@ -257,6 +301,7 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
     }
   }
 
+  if (problems.length > 0) throw new InputError(problems);
   if (missing.length > 0) {
     const known = [...kube.contexts.keys()];
     const list = missing.map((m) => {
@@ -290,6 +335,9 @@ export function discover(opts: DiscoverOptions): DiscoverResult {
 const SERVER = new RegExp(
   ((TOPOLOGY_SCHEMA.properties?.contexts.additionalProperties as SchemaNode).properties?.server.pattern as string) ?? '^https://',
 );
+// What a server copied into topology.yaml must not hold (its validation refuses them too).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\{\{|\}\}/;
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$/i;
 const DNS1123 = new RegExp(DNS1123_LABEL);
 
@@ -426,9 +474,14 @@ function loadKubeconfig(found: { files: string[]; warnings: string[] }): Kubecon
   for (const file of found.files) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readBounded(file, {
+        limit: READ_LIMITS.kubeconfig,
+        what: 'the kubeconfig',
+        fix: 'pass a kubeconfig file with --kubeconfig (or set KUBECONFIG)',
+      });
     } catch (e) {
-      problems.push({ file, message: `cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: 'check the path and its permissions' });
+      if (e instanceof InputError) problems.push(...e.problems);
+      else problems.push({ file, message: `cannot be read (${(e as NodeJS.ErrnoException).code})`, fix: 'check the path and its permissions' });
       continue;
     }
     let src: YamlSource;

@@ -49,11 +49,18 @@ export class CheckFailed extends Error {
   }
 }
 
-/** Quotes a value for an error message: strings in double quotes, others as JSON, long values shortened. */
+/** At most this many characters of a value are quoted in a message (a huge bad value must not flood the terminal). */
+export const MAX_SHOWN = 80;
+
+/**
+ * Quotes a value for an error message: strings in double quotes, others as JSON, long values shortened to
+ * {@link MAX_SHOWN} characters. Control characters (C0, DEL, C1, U+2028/U+2029) are escaped so that a value cannot
+ * move the cursor or recolour the terminal, and anything that looks like a private key is not shown at all.
+ */
 export function show(value: unknown): string {
   let s: string;
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') s = JSON.stringify(value);
+  if (typeof value === 'string') s = JSON.stringify(value.length > 4 * MAX_SHOWN ? value.slice(0, 4 * MAX_SHOWN) : value);
   else {
     try {
       s = JSON.stringify(value) ?? String(value);
@@ -61,5 +68,21 @@ export function show(value: unknown): string {
       s = String(value);
     }
   }
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  if (/PRIVATE KEY/.test(s)) return '(what looks like a private key; not shown)';
+  if (/eyJ[A-Za-z0-9_-]{5,}\.eyJ/.test(s)) return '(what looks like a token; not shown)';
+  // Credentials in a URL (`https://user:password@host`) are masked.
+  s = escapeControls(s).replace(/(:\/\/)[^\s/?#@"]*@/g, '$1***@');
+  return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN - 3)}...` : s;
+}
+
+/** Escapes the characters JSON.stringify leaves as they are but a terminal interprets: DEL, C1, U+2028/U+2029. */
+export function escapeControls(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Shortens free text (a parser's message, a file name) for a message: controls escaped, at most `max` characters. */
+export function clip(text: string, max = 2 * MAX_SHOWN): string {
+  const s = escapeControls(text);
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
 import { faultPoint } from './fault';
-import { ensureGitignore } from './fs-util';
+import { ensureGitignore, READ_LIMITS, readBounded } from './fs-util';
 import { withWorkdirLock } from './lock';
 import { GITIGNORE_LINES } from './prep';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
@@ -109,9 +109,16 @@ export function tokensOfDirectory(dir: string): TokenInput[] {
   }
   if (names.length === 0)
     throw new InputError({ file: dir, message: '--token-dir holds no token file', fix: 'write one file per context, named after the context' });
-  return names
-    .sort()
-    .map((f) => ({ context: f.replace(/\.token$/, ''), token: fs.readFileSync(path.join(dir, f), 'utf8'), source: path.join(dir, f) }));
+  return names.sort().map((f) => {
+    const source = path.join(dir, f);
+    const token = readBounded(source, {
+      limit: READ_LIMITS.token,
+      display: source,
+      what: 'the token file',
+      fix: `keep only token files (at most ${READ_LIMITS.token / 1024} KiB each) in --token-dir`,
+    });
+    return { context: f.replace(/\.token$/, ''), token, source };
+  });
 }
 
 function loadAll(store: SealedStore, clusters: readonly Cluster[]): Map<string, ClusterSeals> {

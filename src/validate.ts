@@ -3,15 +3,16 @@ import * as path from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parse, parseAllDocuments } from 'yaml';
 import { ISTIOCTL_DIR } from './charts/cluster-chart';
 import { CheckFailed, InputError, type Problem } from './errors';
-import { readIfExists } from './fs-util';
+import { READ_LIMITS, readBounded, readIfExists } from './fs-util';
 import { FluxKustomizations } from './gitops/flux-kustomizations';
 import { withWorkdirLock } from './lock';
 import { HEADER } from './output/render';
 import { currentTree } from './output/tree';
 import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
+import { hasUrlCredentials, plainSecretIn } from './plain-secrets';
 import { crdDirectory, SchemaRegistry, type ValidationResult } from './schemas/crd-validator';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { loadSealingCert, type SealingCert } from './secrets/sealing-cert';
+import { loadSealingCert, type SealingCert, sealingCertFix } from './secrets/sealing-cert';
 import { DIST_DIR, runSynth } from './synth';
 import { loadBase, loadTopology, type Warning } from './topology/load';
 import type { Mesh } from './topology/model';
@@ -222,7 +223,7 @@ class Validation {
         const file = path.relative(this.workdir, path.resolve(this.workdir, c.sealingCert)).split(path.sep).join('/');
         const entry = loaded.get(file);
         if (entry) entry.users.push(c.name);
-        else loaded.set(file, { cert, users: [c.name], fix: fetchCertFix(c.sealingCert, c.context) });
+        else loaded.set(file, { cert, users: [c.name], fix: sealingCertFix(c.sealingCert, c.context, c.name) });
       }
     } else {
       // Without a topology, the certificates at their default place.
@@ -231,9 +232,13 @@ class Validation {
       for (const f of files.sort()) {
         const file = `sealing-certs/${f}`;
         const cert = this.capture('sealing certificates have problems', () =>
-          loadSealingCert(fs.readFileSync(path.join(dir, f), 'utf8'), { file }, this.now),
+          loadSealingCert(
+            readBounded(path.join(dir, f), { limit: READ_LIMITS.pem, display: file, what: 'the sealing certificate' }),
+            { file },
+            this.now,
+          ),
         );
-        if (cert) loaded.set(file, { cert, users: [path.basename(f, '.pem')], fix: fetchCertFix(file) });
+        if (cert) loaded.set(file, { cert, users: [path.basename(f, '.pem')], fix: sealingCertFix(file) });
       }
     }
     for (const [file, { cert, users, fix }] of loaded) {
@@ -594,7 +599,14 @@ function secretProblems(file: string, text: string): Problem[] {
   const lines = text.split('\n');
   lines.forEach((lineText, i) => {
     const line = i + 1;
-    const found = (s: string): 'key' | 'jwt' | undefined => (PRIVATE_KEY.test(s) ? 'key' : JWT.test(s) ? 'jwt' : undefined);
+    let url: string | undefined;
+    const found = (s: string): 'key' | 'jwt' | 'url' | undefined => {
+      if (PRIVATE_KEY.test(s)) return 'key';
+      if (JWT.test(s)) return 'jwt';
+      const secret = hasUrlCredentials(s) ? plainSecretIn(s) : undefined;
+      url = secret?.shown;
+      return secret ? 'url' : undefined;
+    };
     let kind = found(lineText);
     let encoded = false;
     if (kind === undefined) {
@@ -622,6 +634,13 @@ function secretProblems(file: string, text: string): Problem[] {
         fix:
           'remove it (and from the git history if it was committed), revoke the token (delete its Secret in the cluster), ' +
           'and seal the new one with `meshgen seal-token`',
+      });
+    } else if (kind === 'url') {
+      out.push({
+        file,
+        line,
+        message: `holds a ${encoded ? 'base64-encoded ' : ''}URL with credentials (${url}); nothing secret may be written under dist/ unsealed`,
+        fix: 'remove the credentials from the URL in topology.yaml / base.yaml (and from the git history if it was committed), rotate them, and run `npm run synth`',
       });
     }
   });
@@ -669,13 +688,6 @@ function intermediateDirs(certsDir: string): string[] {
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(certsDir, e.name, 'ca-cert.pem')))
     .map((e) => e.name)
     .sort();
-}
-
-function fetchCertFix(file: string, context?: string): string {
-  return (
-    `fetch the current certificate with \`kubeseal${context ? ` --context ${context}` : ''} --controller-name sealed-secrets ` +
-    `--controller-namespace kube-system --fetch-cert > ${file}\``
-  );
 }
 
 function formatWarning(w: Warning): string {

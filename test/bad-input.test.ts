@@ -10,8 +10,11 @@
  * copy: {rel: from}    # `from` relative to the case directory
  * delete: [rel]
  * edit: [{file, from, to}]   # plain text replacement; `from` must occur
+ * symlink: {rel: target}     # `target` as it is (absolute, e.g. /dev/zero), or relative to the work directory
+ * pad: {rel: bytes}          # append comment lines to the file until it has at least that many bytes
  * args: [synth]        # `{workdir}` in an argument is replaced by the work directory
- * workdir: rel         # optional: pass --workdir <dir>/<rel> instead of <dir> (e.g. a missing directory)
+ * workdir: rel         # optional: pass --workdir <dir>/<rel> instead of <dir> (e.g. a missing directory); no --workdir is
+ *                      # added when `args` has one. Runs happen in an empty current directory.
  * stdin: ""            # optional
  * env: {NAME: value}   # optional; null unsets; restored afterwards
  * expect:
@@ -20,6 +23,7 @@
  *                         # starts with it; without an "error:" header (yargs usage errors), stderr names it
  *   stderr: [substring, ...]
  *   lines: 1              # optional: number of problem lines under the "error:" / "N errors:" header
+ *   absent: [substring, ...]   # optional: what stderr and stdout must not hold (a secret of the input)
  * ```
  *
  * `{workdir}` in `args`, `expect.file` and `expect.stderr` is replaced by the work directory.
@@ -38,7 +42,7 @@ import { main } from '../src/cli/main';
 import { hashTree, makeExampleWorkdir } from './helpers/workdir';
 
 const CASES_DIR = path.join(__dirname, 'fixtures', 'bad');
-const CASE_KEYS = ['description', 'base', 'files', 'copy', 'delete', 'edit', 'args', 'workdir', 'stdin', 'env', 'expect'];
+const CASE_KEYS = ['description', 'base', 'files', 'copy', 'delete', 'edit', 'symlink', 'pad', 'args', 'workdir', 'stdin', 'env', 'expect'];
 
 interface Case {
   readonly description: string;
@@ -47,11 +51,13 @@ interface Case {
   readonly copy?: Record<string, string>;
   readonly delete?: string[];
   readonly edit?: { file: string; from: string; to: string }[];
+  readonly symlink?: Record<string, string>;
+  readonly pad?: Record<string, number>;
   readonly args: string[];
   readonly workdir?: string;
   readonly stdin?: string;
   readonly env?: Record<string, string | null>;
-  readonly expect: { exit: number; file: string | string[]; stderr: string[]; lines?: number };
+  readonly expect: { exit: number; file: string | string[]; stderr: string[]; lines?: number; absent?: string[] };
 }
 
 const tempDirs: string[] = [];
@@ -88,6 +94,15 @@ function buildWorkdir(name: string, c: Case): string {
     const text = fs.readFileSync(path.join(dir, e.file), 'utf8');
     assert.ok(text.includes(e.from), `${name}/case.yaml: edit: ${JSON.stringify(e.from)} does not occur in ${e.file}`);
     fs.writeFileSync(path.join(dir, e.file), text.replace(e.from, e.to));
+  }
+  for (const [rel, bytes] of Object.entries(c.pad ?? {})) {
+    const size = fs.statSync(path.join(dir, rel)).size;
+    const line = `#${'-'.repeat(99)}\n`;
+    if (size < bytes) fs.appendFileSync(path.join(dir, rel), line.repeat(Math.ceil((bytes - size) / line.length)));
+  }
+  for (const [rel, target] of Object.entries(c.symlink ?? {})) {
+    fs.rmSync(path.join(dir, rel), { force: true });
+    fs.symlinkSync(path.isAbsolute(target) ? target : path.relative(path.dirname(path.join(dir, rel)), path.join(dir, target)), path.join(dir, rel));
   }
   return dir;
 }
@@ -156,11 +171,23 @@ for (const name of names) {
     const before = hashTree(dir);
     const workdir = c.workdir === undefined ? dir : path.join(dir, c.workdir);
     const fill = (t: string) => t.replaceAll('{workdir}', dir);
-    const args = [...c.args.map(fill), '--workdir', workdir];
+    // A case that passes --workdir itself (twice, empty, without a value) gets no other.
+    const own = c.args.some((a) => a === '--workdir' || a.startsWith('--workdir='));
+    const args = own ? c.args.map(fill) : [...c.args.map(fill), '--workdir', workdir];
     const files = (Array.isArray(c.expect.file) ? c.expect.file : [c.expect.file]).map(fill);
 
-    // WHEN
-    const r = await run(args, c.stdin ?? '', c.env ?? {});
+    // WHEN (in an empty current directory: a run that wrongly falls back to "." must find nothing there to change)
+    const cwd = process.cwd();
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-cwd-'));
+    tempDirs.push(empty);
+    process.chdir(empty);
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(args, c.stdin ?? '', c.env ?? {});
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.deepEqual(fs.readdirSync(empty), [], 'the run wrote into the current directory');
 
     // THEN
     const shown = `stderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
@@ -182,6 +209,11 @@ for (const name of names) {
       for (const l of problems) assert.equal(citedLineProblem(dir, l), undefined, `${citedLineProblem(dir, l)}\n${shown}`);
     }
     if (c.expect.lines !== undefined) assert.equal(problems?.length, c.expect.lines, `number of problem lines\n${shown}`);
+    for (const s of c.expect.absent ?? []) {
+      assert.ok(!r.stderr.includes(s) && !r.stdout.includes(s), `the output shows ${JSON.stringify(s)}, which it must not\n${shown}`);
+    }
+    // Messages quote at most a short excerpt of bad input.
+    assert.ok(r.stderr.length < 8000, `stderr is ${r.stderr.length} characters long`);
     const changed = diffHashes(before, hashTree(dir));
     assert.deepEqual(changed, [], `the work directory changed\n${shown}`);
   });

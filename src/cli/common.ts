@@ -12,6 +12,14 @@ export interface GlobalArgs {
 
 /** Resolves --workdir and checks that it is a directory. */
 export function workdirOf(args: GlobalArgs): string {
+  if (typeof args.workdir !== 'string' || args.workdir === '') {
+    throw new InputError({
+      file: 'command line',
+      path: '--workdir',
+      message: Array.isArray(args.workdir) ? 'is given more than once' : 'is empty',
+      fix: 'pass one directory (--workdir . for the current directory), or leave the option out',
+    });
+  }
   const dir = path.resolve(args.workdir);
   let st: fs.Stats;
   try {

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
-import { CheckFailed, InputError } from '../errors';
+import { CheckFailed, clip, InputError, type Problem, show } from '../errors';
+import { ioReason, isWriteError } from '../fs-util';
 import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
@@ -69,6 +70,14 @@ export async function main(
     .command(rotateRootCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
+    // Before validation and before any handler: an option given twice (yargs makes an array of it) or given an empty
+    // value is refused here, for every command.
+    .middleware(
+      // yargs passes its instance as the second argument, which @types/yargs leaves out.
+      ((args: Record<string, unknown>, y: { getOptions(): { string: string[]; number: string[]; array: string[] } }) =>
+        checkSingleValues(argv, args, y.getOptions())) as never,
+      true,
+    )
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
     // No .env('MESHGEN'): with .strict() any unrelated MESHGEN_* variable would become an unknown option.
@@ -128,13 +137,117 @@ function report(e: unknown, io: Io, debug: boolean): number {
   }
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === 'string' && err.syscall) {
-    io.stderr.write(`error: ${err.path ?? ''}: ${err.syscall} failed (${err.code}); check the path and its permissions\n`);
+    io.stderr.write(`error:\n  ${describeIoError(err)}\n`);
     if (debug) io.stderr.write(`${err.stack}\n`);
     return EXIT_BAD_INPUT;
   }
   io.stderr.write(`meshgen: internal error: ${err?.message ?? String(e)}\n`);
   io.stderr.write(debug ? `${err?.stack}\n` : 'Run again with --debug for the stack trace, and please report it.\n');
   return EXIT_INTERNAL;
+}
+
+/** System calls that change the file system: an error in one of them happened while writing. */
+const WRITING = new Set([
+  'write',
+  'writev',
+  'rename',
+  'mkdir',
+  'rmdir',
+  'unlink',
+  'rm',
+  'chmod',
+  'fchmod',
+  'copyfile',
+  'link',
+  'symlink',
+  'ftruncate',
+  'fsync',
+  'fdatasync',
+  'utime',
+  'close',
+]);
+
+/**
+ * One line for an I/O error that is not a bug: which file, reading or writing, the reason in words (disk full,
+ * read-only file system, permission denied) and what to do.
+ */
+export function describeIoError(err: NodeJS.ErrnoException): string {
+  const file = err.path ?? (err as { dest?: string }).dest;
+  const writing =
+    isWriteError(err) || WRITING.has(err.syscall ?? '') || (err.syscall === 'open' && ['ENOSPC', 'EROFS', 'EDQUOT'].includes(err.code ?? ''));
+  let fix: string;
+  switch (err.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      fix =
+        'free some disk space (or use a work directory on another file system) and run again; the files meshgen writes are replaced whole or not at all';
+      break;
+    case 'EROFS':
+      fix = 'run meshgen where the work directory is writable (it is on a read-only mount or file system)';
+      break;
+    case 'EACCES':
+    case 'EPERM':
+      fix = `check the permissions (and owner) of ${file === undefined ? 'the work directory' : 'the file and its directory'}`;
+      break;
+    default:
+      fix = 'check the path and its permissions';
+  }
+  const where = file === undefined ? 'the work directory' : clip(file);
+  return `${where}: cannot ${writing ? 'write' : 'read'} (${ioReason(err.code)}; ${err.syscall} failed); fix: ${fix}`;
+}
+
+/**
+ * Refuses a single-value option that was given more than once (yargs turns it into an array, which no command
+ * expects) or given an empty value (`--workdir ''` is not the current directory).
+ */
+function checkSingleValues(
+  argv: readonly string[],
+  args: Record<string, unknown>,
+  options: { string: string[]; number: string[]; array: string[] },
+): void {
+  const given = new Set<string>();
+  // Options declared repeatable (rotate --cluster) take several values.
+  const repeatable = new Set(options.array);
+  const valued = new Set([...options.string, ...options.number].filter((o) => !repeatable.has(o)));
+  const problems: Problem[] = [];
+  for (const [i, a] of argv.entries()) {
+    if (a === '--') break;
+    const m = /^--?([^=]+)(=?)/.exec(a);
+    if (!m) continue;
+    given.add(m[1]);
+    // `--workdir` at the end or before another option: yargs would quietly use the default.
+    const next = argv[i + 1];
+    if (m[2] === '' && valued.has(m[1]) && (next === undefined || /^--./.test(next))) {
+      problems.push({
+        file: 'command line',
+        path: `--${m[1]}`,
+        message: 'has no value',
+        fix: `pass a value: --${m[1]} <value>, or leave the option out`,
+      });
+    }
+  }
+  for (const [key, value] of Object.entries(args)) {
+    if (key === '_' || key === '$0' || !given.has(key) || repeatable.has(key) || problems.some((p) => p.path === `--${key}`)) continue;
+    if (Array.isArray(value)) {
+      problems.push({
+        file: 'command line',
+        path: `--${key}`,
+        message: `is given ${value.length} times (${value.slice(0, 3).map(show).join(', ')}${value.length > 3 ? ', ...' : ''}); it takes one value`,
+        fix: `pass --${key} once`,
+      });
+    } else if (value === '') {
+      problems.push({
+        file: 'command line',
+        path: `--${key}`,
+        message: 'is empty',
+        fix:
+          key === 'workdir'
+            ? 'pass a directory (--workdir . for the current directory), or leave the option out'
+            : `pass a value to --${key}, or leave the option out`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
 }
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
+import { READ_LIMITS, readBounded, readStreamBounded } from '../fs-util';
 import { sealTokens, type TokenInput, tokensOfDirectory } from '../seal-token';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './main';
@@ -48,9 +48,17 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
       if (dir !== undefined) tokens = tokensOfDirectory(dir);
       else if (args['token-file'] !== undefined) {
         const source = args['token-file'];
+        const fix = `pass the file holding the token (a regular file of at most ${READ_LIMITS.token / 1024} KiB) to --token-file`;
         try {
-          tokens = [{ context: args.context as string, token: fs.readFileSync(source, 'utf8'), source }];
+          tokens = [
+            {
+              context: args.context as string,
+              token: readBounded(source, { limit: READ_LIMITS.token, display: source, what: 'the token file', fix }),
+              source,
+            },
+          ];
         } catch (e) {
+          if (e instanceof InputError) throw e;
           throw new InputError({
             file: source,
             message: `cannot be read (${(e as NodeJS.ErrnoException).code})`,
@@ -65,7 +73,13 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
             fix: 'pipe the token in, or pass --token-file <file>',
           });
         }
-        tokens = [{ context: args.context as string, token: await readAll(io.stdin), source: 'stdin' }];
+        const token = await readStreamBounded(io.stdin, {
+          limit: READ_LIMITS.token,
+          display: 'stdin',
+          what: 'the token read from stdin',
+          fix: 'pipe in the decoded reader token only (`... -o jsonpath={.data.token} | base64 -d`)',
+        });
+        tokens = [{ context: args.context as string, token, source: 'stdin' }];
       }
       for (const r of sealTokens({ workdir, tokens })) {
         io.stdout.write(
@@ -77,10 +91,4 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
       io.stdout.write('next: run `npm run synth` and commit dist/ and sealed/\n');
     },
   };
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
 }

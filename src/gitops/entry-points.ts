@@ -94,7 +94,7 @@ export function gitopsFiles(
     ];
     if (values?.base && values.istiod) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
-      const releases = new Chart(app, `flux-control-plane-${c.name}`, { disableResourceNameHashes: true });
+      const releases = new Chart(app, `flux-control-plane.${c.name}`, { disableResourceNameHashes: true });
       new IstioControlPlaneReleases(releases, 'Releases', {
         base: values.base,
         istiod: values.istiod,
@@ -118,7 +118,7 @@ export function gitopsFiles(
       stages.push({ name: 'istio-remote-secrets', path: `${cluster}/${Stage.REMOTE_SECRETS}`, dependsOn: 'istio-secrets' });
     }
     if (values?.gateway) {
-      const releases = new Chart(app, `flux-gateway-${c.name}`, { disableResourceNameHashes: true });
+      const releases = new Chart(app, `flux-gateway.${c.name}`, { disableResourceNameHashes: true });
       new IstioGatewayRelease(releases, 'Release', {
         gateway: values.gateway,
         version: istio.version,
@@ -129,7 +129,7 @@ export function gitopsFiles(
       out.set(`flux/${c.name}/gateway/kustomization.yaml`, renderKustomization(['releases.yaml']));
       stages.push({ name: 'istio-gateway', path: `${fluxDir}/gateway`, dependsOn: 'istio-control-plane' });
     }
-    const chart = new Chart(app, `flux-${c.name}`, { disableResourceNameHashes: true });
+    const chart = new Chart(app, `flux.${c.name}`, { disableResourceNameHashes: true });
     new FluxKustomizations(chart, 'Kustomizations', { stages, gitops });
     out.set(`flux/${c.name}/${FluxKustomizations.FILE}`, render(chart));
     out.set(`flux/${c.name}/kustomization.yaml`, renderKustomization([FluxKustomizations.FILE]));

@@ -175,7 +175,7 @@ export function translateControlPlane(iopSpec: Record<string, unknown>, opts: { 
   const userValues: HelmValues = {};
   for (const [key, value] of Object.entries(deepMerge(values, unvalidated))) {
     const path = `spec.values.${key}`;
-    if (key in OTHER_CHART_VALUES) {
+    if (Object.hasOwn(OTHER_CHART_VALUES, key)) {
       problem(path, `configures ${OTHER_CHART_VALUES[key]}, which meshgen does not install`, `remove ${path} from base.yaml`);
     } else if (!ISTIOD_VALUE_KEYS.has(key)) {
       problem(
@@ -470,7 +470,7 @@ const PILOT_K8S_NO_EQUIVALENT: Record<string, string> = {
 function translatePilotK8s(k8s: Record<string, unknown>, path: string, out: HelmValues, problem: Report): void {
   for (const [k, v] of Object.entries(k8s)) {
     const p = `${path}.${k}`;
-    if (k in PILOT_K8S) {
+    if (Object.hasOwn(PILOT_K8S, k)) {
       setPath(out, PILOT_K8S[k], v);
     } else if (k === 'env') {
       translateEnv(v, p, out, ['pilot'], problem);
@@ -490,7 +490,7 @@ function translatePilotK8s(k8s: Record<string, unknown>, path: string, out: Helm
         if (sk !== 'type' && sk !== 'rollingUpdate') problem(`${p}.${sk}`, 'has no equivalent in the istiod chart values', `remove ${p}.${sk}`);
       }
     } else {
-      const fix = PILOT_K8S_NO_EQUIVALENT[k] ?? `remove ${p}`;
+      const fix = (Object.hasOwn(PILOT_K8S_NO_EQUIVALENT, k) ? PILOT_K8S_NO_EQUIVALENT[k] : undefined) ?? `remove ${p}`;
       problem(p, 'has no equivalent in the istiod chart values (istioctl applies it as a patch after rendering)', fix);
     }
   }
@@ -611,7 +611,7 @@ function translateGatewayK8s(k8s: unknown, path: string, network: string | undef
   }
   for (const [k, v] of Object.entries(k8s)) {
     const p = `${path}.${k}`;
-    if (k in GATEWAY_K8S) {
+    if (Object.hasOwn(GATEWAY_K8S, k)) {
       setPath(out, GATEWAY_K8S[k], v);
     } else if (k === 'env') {
       // networkGateway adds ISTIO_META_REQUESTED_NETWORK_VIEW=<network>; that entry is not repeated.

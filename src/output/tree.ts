@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { faultPoint } from '../fault';
-import { makeDirs, writeFileMode } from '../fs-util';
+import { makeDirs, namedIoError, writeFileMode } from '../fs-util';
 
 /** Modes of what the tree writer creates, whatever the umask (the tree is public: it is committed). */
 const FILE_MODE = 0o644;
@@ -143,8 +143,13 @@ export class TreeWriter {
     if (!this.write) return;
     this.ensureStaging();
     const dest = resolveInside(this.staging as string, rel);
-    makeDirs(path.dirname(dest), DIR_MODE);
-    writeFileMode(dest, content, FILE_MODE);
+    try {
+      makeDirs(path.dirname(dest), DIR_MODE);
+      writeFileMode(dest, content, FILE_MODE);
+    } catch (e) {
+      // Name the file the user knows (its place in dist/), not the staging copy.
+      throw namedIoError(e, path.join(this.root, rel), true);
+    }
   }
 
   /** What differs from the tree on disk (so far; complete once every file was added). */

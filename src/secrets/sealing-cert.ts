@@ -1,5 +1,9 @@
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
+
+/** RSA keys shorter than this are refused (NIST SP 800-131A; Sealed Secrets' own keys are 4096 bits). */
+export const MIN_RSA_BITS = 2048;
 
 /**
  * A Sealed Secrets controller certificate, parsed and checked once, ready to seal many values.
@@ -40,7 +44,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * @param now the current time, for the expiry check
  */
 export function loadSealingCert(pem: string, where: SealingCertSource, now: Date = new Date()): SealingCert {
-  const fix = fetchCertFix(where.file);
+  const fix = sealingCertFix(where.file);
   function fail(message: string, fixText: string = fix): never {
     const problem: Problem = { file: where.file, path: where.path, line: where.line, message, fix: fixText };
     throw new InputError(problem);
@@ -55,7 +59,9 @@ export function loadSealingCert(pem: string, where: SealingCertSource, now: Date
     if (found) {
       fail(`the sealing certificate file holds a "${found[1]}" PEM block, not a "CERTIFICATE"; kubeseal --cert needs the controller's certificate`);
     }
-    fail(`the sealing certificate is not a PEM certificate: found ${show(pem.trim() === '' ? '(empty file)' : pem.trim())}`);
+    // The content is not quoted: the file may be anything (a path outside the work directory, a key, /etc/passwd).
+    const what = pem.trim() === '' ? 'the file is empty' : /^\s*</.test(pem) ? 'it looks like HTML (an error page?)' : 'it holds no PEM block';
+    fail(`the sealing certificate is not a PEM certificate: ${what}`);
   }
   const certPem = block[0];
 
@@ -72,6 +78,15 @@ export function loadSealingCert(pem: string, where: SealingCertSource, now: Date
       `the sealing certificate has a ${show(keyType)} public key, but Sealed Secrets encrypts with RSA-OAEP ` +
         `(kubeseal: "expected RSA public key"); subject ${show(x509.subject.replace(/\n/g, ', '))}`,
       `${fix}; the controller's own certificate always has an RSA key (bring-your-own keys must be RSA)`,
+    );
+  }
+
+  const bits = x509.publicKey.asymmetricKeyDetails?.modulusLength;
+  if (bits === undefined || bits < MIN_RSA_BITS) {
+    fail(
+      `the sealing certificate has a ${bits ?? 'unknown'}-bit RSA key: RSA below ${MIN_RSA_BITS} bits is refused (such a key can be broken, ` +
+        'and whoever breaks it reads every secret sealed with it)',
+      `${fix}, from a controller whose key has at least ${MIN_RSA_BITS} bits (the controller generates 4096-bit keys; bring-your-own keys must be as long)`,
     );
   }
 
@@ -94,8 +109,25 @@ export function loadSealingCert(pem: string, where: SealingCertSource, now: Date
   };
 }
 
-function fetchCertFix(file: string): string {
-  return `fetch the current certificate with \`kubeseal --controller-name sealed-secrets --controller-namespace kube-system --fetch-cert > ${file}\``;
+/** Whether a path relative to the work directory stays inside it (not absolute, no leading `..`). */
+export function isInsideWorkdir(file: string): boolean {
+  const n = path.normalize(file);
+  return !path.isAbsolute(n) && n !== '..' && !n.startsWith(`..${path.sep}`);
+}
+
+/**
+ * How to get a sealing certificate to `file`: the `kubeseal --fetch-cert` redirect, for a file inside the work
+ * directory only. A path outside it (a system file, another repository) is never suggested as a redirect target:
+ * the fix is to fetch into the work directory and point `sealingCert` there.
+ */
+export function sealingCertFix(file: string, context?: string, cluster?: string): string {
+  const kubeseal = `kubeseal${context ? ` --context ${context}` : ''} --controller-name sealed-secrets --controller-namespace kube-system --fetch-cert`;
+  if (isInsideWorkdir(file)) return `fetch the current certificate with \`${kubeseal} > ${file}\``;
+  const inside = `sealing-certs/${cluster ?? '<cluster>'}.pem`;
+  return (
+    `${show(file)} is outside the work directory (CI does not have it): fetch the certificate into it with \`${kubeseal} > ${inside}\`` +
+    ` and set ${context ? `contexts.${context}.sealingCert` : 'sealingCert'}: ${inside}`
+  );
 }
 
 // OpenSSL prints times as `Jan  1 00:00:00 2016 GMT`; parse that exactly rather than trusting Date's lenient parser.

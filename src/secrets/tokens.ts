@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { InputError, type Problem } from '../errors';
-import { readIfExists, writePrivateFile } from '../fs-util';
+import { READ_LIMITS, readIfExists, writePrivateFile } from '../fs-util';
 
 /** Where a cluster's reader token is kept on the machine that sealed it (git-ignored, mode 0600). */
 export function tokenFile(cluster: string): string {
@@ -39,7 +39,7 @@ export function normalizeToken(raw: string, source: string): string {
 
 /** Reads a cluster's kept reader token, if this machine has it. */
 export function readKeptToken(workdir: string, cluster: string): string | undefined {
-  const raw = readIfExists(path.join(workdir, tokenFile(cluster)));
+  const raw = readIfExists(path.join(workdir, tokenFile(cluster)), READ_LIMITS.token);
   return raw === undefined ? undefined : normalizeToken(raw, tokenFile(cluster));
 }
 

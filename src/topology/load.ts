@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
+import { READ_LIMITS, readBounded } from '../fs-util';
+import { type PlainSecret, PRIVATE_KEY_PEM, plainSecretIn } from '../plain-secrets';
 import type { Cluster, Dataplane, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
-import { YamlSource } from './yaml-source';
+import { YamlSource, type YamlString } from './yaml-source';
 
 export const TOPOLOGY_FILE = 'topology.yaml';
 export const BASE_FILE = 'base.yaml';
@@ -48,14 +49,28 @@ interface RawTopology {
   contexts: Record<string, RawContext> | null;
 }
 
-/** Reads a required input file, turning a missing or unreadable file into an InputError. */
+/** Reads a required input file (a regular file of at most 1 MiB), turning a missing or unreadable file into an InputError. */
 export function readInput(workdir: string, file: string, fix: string): string {
   try {
-    return fs.readFileSync(path.join(workdir, file), 'utf8');
+    return readBounded(path.join(workdir, file), {
+      limit: READ_LIMITS.yaml,
+      display: file,
+      what: file,
+      fix: `${file} must be a regular YAML file of at most 1 MiB: check what it is (a symlink to something else?), or restore it from git`,
+    });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError({ file, message: code === 'ENOENT' ? `not found in ${workdir}` : `cannot be read (${code})`, fix });
+    if (code === 'ENOENT') throw new InputError({ file, message: `not found in ${workdir}`, fix });
+    throw e;
   }
+}
+
+/** Cluster names meshgen cannot use although they are DNS-1123 labels (see {@link reservedName}). */
+const RESERVED_NAMES = new Set(['constructor', '__proto__']);
+
+/** Why a name is reserved, for messages. */
+function reservedName(name: string): string {
+  return `${show(name)} is reserved: it is the name of a JavaScript object property, which the Kubernetes objects built from it cannot use as a key`;
 }
 
 /**
@@ -68,7 +83,10 @@ export function loadTopology(workdir: string): Mesh {
 
 /** Validates the text of a topology.yaml (see loadTopology). */
 export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
+  refuseKeyFile(text, file, 'a topology (mesh_id:, contexts:)');
   const src = YamlSource.parse(file, text);
+  const unsafe = topologyStringProblems(src);
+  if (unsafe.length > 0) throw new InputError(unsafe);
   const data = src.toJS();
   const problems: Problem[] = [];
   if (data === null || data === undefined) {
@@ -101,13 +119,24 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
   const byContext = new Map<string, string>();
   for (const [ctx, c] of contexts) {
     const name = c.cluster ?? ctx;
-    if (c.cluster === undefined && !new RegExp(DNS1123_LABEL).test(ctx)) {
+    if (c.cluster === undefined && (ctx.length > 63 || !new RegExp(DNS1123_LABEL).test(ctx))) {
       problems.push(
         src.problem(
           ['contexts', ctx],
-          `context name ${show(ctx)} cannot be used as the cluster name (not a DNS-1123 label)`,
-          'add `cluster: <name>` (lowercase letters, digits and "-") to this context, or run `meshgen discover`',
+          `context name ${show(ctx)} cannot be used as the cluster name (${ctx.length > 63 ? `${ctx.length} characters; a cluster name is a DNS-1123 label of at most 63` : 'not a DNS-1123 label'})`,
+          'add `cluster: <name>` (lowercase letters, digits and "-", at most 63) to this context, or run `meshgen discover`',
           true,
+        ),
+      );
+      continue;
+    }
+    if (RESERVED_NAMES.has(name)) {
+      problems.push(
+        src.problem(
+          ['contexts', ctx, ...(c.cluster !== undefined ? ['cluster'] : [])],
+          `cluster name ${reservedName(name)}`,
+          c.cluster !== undefined ? 'choose another cluster name' : 'add `cluster: <another name>` to this context',
+          c.cluster === undefined,
         ),
       );
       continue;
@@ -291,7 +320,10 @@ export function loadBase(workdir: string): BaseOperator {
 
 /** Validates the text of a base.yaml (see loadBase). */
 export function parseBase(text: string, file = BASE_FILE): BaseOperator {
+  refuseKeyFile(text, file, 'an IstioOperator');
   const src = YamlSource.parse(file, text);
+  const unsafe = baseStringProblems(src);
+  if (unsafe.length > 0) throw new InputError(unsafe);
   const data = src.toJS() as Record<string, unknown> | null;
   const problems: Problem[] = [];
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -364,7 +396,7 @@ function remoteProblems(src: YamlSource, ctx: string, c: RawContext, all: Record
   }
   const at = ['contexts', ctx, 'primary'];
   if (c.primary === ctx) return [src.problem(at, `a remote cannot be its own primary (${show(c.primary)})`, 'name a primary context')];
-  const p = all[c.primary];
+  const p = Object.hasOwn(all, c.primary) ? all[c.primary] : undefined;
   if (p === undefined) {
     const hint = nearest(c.primary, contexts);
     return [
@@ -415,8 +447,127 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 function getIn(obj: unknown, p: readonly string[]): unknown {
   let cur = obj;
   for (const k of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return undefined;
     cur = (cur as Record<string, unknown>)[k];
   }
   return cur;
+}
+
+/** A file that holds a PEM private key is not what was asked for (a symlink to a key?); none of it is shown. */
+function refuseKeyFile(text: string, file: string, expected: string): void {
+  if (!PRIVATE_KEY_PEM.test(text)) return;
+  throw new InputError({
+    file,
+    message: `holds a PEM private key, not ${expected}; its content is not shown`,
+    fix: `check what ${file} is (a symlink to a key file?) and restore the right file; if it was committed, replace the key`,
+  });
+}
+
+/** Names a control character for a message: `U+001B`. */
+function controlCharIn(value: string, allowed: RegExp | undefined): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  for (const m of value.matchAll(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g)) {
+    if (allowed?.test(m[0])) continue;
+    return `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return undefined;
+}
+
+function controlProblem(src: YamlSource, s: YamlString, code: string, why: string): Problem {
+  return src.problem(
+    s.path,
+    `${s.isKey ? 'the key' : 'the value'} contains the control character ${code}; ${why}`,
+    'remove it (look for a pasted escape sequence, line break or invisible character)',
+    s.isKey,
+  );
+}
+
+function secretProblem(src: YamlSource, s: YamlString, secret: PlainSecret, file: string): Problem {
+  const at = s.path.map(String);
+  const key = at[at.length - 1];
+  let fix: string;
+  if (secret.kind === 'private-key') {
+    fix =
+      key === 'certificateAuthorityData'
+        ? "keep only the base64 of the API server's CA certificate (certificate-authority-data of your kubeconfig, or `meshgen discover`); replace the key if the file was ever committed"
+        : 'remove it, and replace the key if the file was ever committed';
+  } else if (secret.kind === 'jwt') {
+    fix = 'remove it, and revoke the token if the file was ever committed (meshgen seals reader tokens: `meshgen seal-token`)';
+  } else if (key === 'server') {
+    fix =
+      'remove the credentials from the URL (remote secrets authenticate with the reader token: `meshgen seal-token`), and rotate them if the file was ever committed';
+  } else if (key === 'repoURL') {
+    fix =
+      'use the URL without credentials and give Argo CD / Flux the repository credentials their own way (`argocd repo add`, a GitRepository secretRef); rotate them if the file was ever committed';
+  } else fix = 'remove the credentials, and rotate them if the file was ever committed';
+  const where = secret.kind === 'private-key' || secret.kind === 'jwt' ? '' : ` (${secret.shown})`;
+  return src.problem(s.path, `holds ${secret.what}${where}; the values of ${file} are written unsealed into dist/ and git`, fix);
+}
+
+/**
+ * What topology.yaml's strings must not hold: control characters (its values are single-line names, URLs and
+ * paths; only the base64 of certificateAuthorityData may be wrapped), secrets (credentials in URLs, private keys,
+ * tokens), and the template delimiters `{{` / `}}` (its values are rendered into the templates of SealedSecrets,
+ * ExternalSecrets and the Argo CD ApplicationSet, where they would be evaluated).
+ */
+function topologyStringProblems(src: YamlSource): Problem[] {
+  const out: Problem[] = [];
+  for (const s of src.strings()) {
+    const p = s.path;
+    const wrapped = !s.isKey && p.length === 3 && p[0] === 'contexts' && p[2] === 'certificateAuthorityData';
+    const ctl = controlCharIn(s.value, wrapped ? /[\t\n\r]/ : undefined);
+    if (ctl !== undefined) {
+      out.push(controlProblem(src, s, ctl, `values of ${src.file} are single-line text`));
+      continue;
+    }
+    if (s.isKey) continue;
+    const secret = plainSecretIn(s.value);
+    if (secret) {
+      out.push(secretProblem(src, s, secret, src.file));
+      continue;
+    }
+    const delim = /\{\{|\}\}/.exec(s.value);
+    if (delim) {
+      out.push(
+        src.problem(
+          p,
+          `contains the template delimiter "${delim[0]}": values of ${src.file} are rendered into Go templates (SealedSecret and ExternalSecret templates, the Argo CD ApplicationSet), which would evaluate it`,
+          'remove the braces; meshgen writes every template itself',
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * What base.yaml's strings must not hold: control characters other than tab and line breaks, secrets (its values are
+ * written unsealed into dist/), and the keys `constructor` and `__proto__`, which no IstioOperator field has and
+ * which a JavaScript object (and so cdk8s) cannot carry as data.
+ */
+function baseStringProblems(src: YamlSource): Problem[] {
+  const out: Problem[] = [];
+  for (const s of src.strings()) {
+    const ctl = controlCharIn(s.value, s.isKey ? undefined : /[\t\n\r]/);
+    if (ctl !== undefined) {
+      out.push(controlProblem(src, s, ctl, s.isKey ? 'keys are single-line names' : 'only tabs and line breaks belong in a value'));
+      continue;
+    }
+    if (s.isKey) {
+      if (RESERVED_NAMES.has(s.value)) {
+        out.push(
+          src.problem(
+            s.path,
+            `the key ${reservedName(s.value)}; no IstioOperator field has this name`,
+            'remove it, or rename it to the field you meant',
+            true,
+          ),
+        );
+      }
+      continue;
+    }
+    const secret = plainSecretIn(s.value);
+    if (secret) out.push(secretProblem(src, s, secret, src.file));
+  }
+  return out;
 }

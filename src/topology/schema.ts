@@ -38,6 +38,7 @@ const SECRET_STORE: SchemaNode = {
     kind: { type: 'string', enum: ['ClusterSecretStore', 'SecretStore'], default: 'ClusterSecretStore', description: 'Kind of the store.' },
     name: {
       type: 'string',
+      maxLength: 253,
       pattern: DNS1123_SUBDOMAIN,
       description: 'Name of the store.',
       'x-fix': 'use the name of the store object (a DNS-1123 subdomain)',
@@ -156,9 +157,11 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
         version: { type: 'string', minLength: 1, description: 'Istio version (chart version for helm, spec.version for sail).' },
         revision: {
           type: 'string',
+          maxLength: 46,
           pattern: DNS1123_LABEL,
-          description: 'Istio revision of the control plane and gateways.',
-          'x-fix': 'use a DNS-1123 label such as "1-30-3"',
+          description:
+            'Istio revision of the control plane and gateways (at most 46 characters: istiod-<revision> names a Service and a Helm release, which Helm limits to 53).',
+          'x-fix': 'use a DNS-1123 label of at most 46 characters such as "1-30-3"',
         },
         hub: { type: 'string', minLength: 1, description: 'Container registry of the Istio images.' },
         dataplane: {
@@ -214,6 +217,7 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
         project: { type: 'string', minLength: 1, default: 'default', description: 'Argo CD project of the Applications.' },
         namespace: {
           type: 'string',
+          maxLength: 63,
           pattern: DNS1123_LABEL,
           default: 'argocd',
           description: 'Namespace of Argo CD (where the ApplicationSet lives).',
@@ -227,6 +231,7 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
         },
         fluxSource: {
           type: 'string',
+          maxLength: 63,
           pattern: DNS1123_LABEL,
           default: 'flux-system',
           description: 'Name of the Flux GitRepository (in flux-system) that holds this repository.',

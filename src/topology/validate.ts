@@ -70,12 +70,17 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
     const obj = value as Record<string, unknown>;
     const props = schema.properties ?? {};
     for (const req of schema.required ?? []) {
-      if (!(req in obj)) {
-        out.push({ path, message: `required key "${req}" is missing`, fix: `add "${req}:" (${props[req]?.description ?? 'see the README'})` });
+      if (!Object.hasOwn(obj, req)) {
+        out.push({
+          path,
+          message: `required key "${req}" is missing`,
+          fix: `add "${req}:" (${(Object.hasOwn(props, req) ? props[req].description : undefined) ?? 'see the README'})`,
+        });
       }
     }
     for (const [k, v] of Object.entries(obj)) {
-      const sub = props[k];
+      // Own keys only: a key named "toString" or "__proto__" must not find Object.prototype's.
+      const sub = Object.hasOwn(props, k) ? props[k] : undefined;
       if (sub) {
         out.push(...validateAgainstSchema(v, sub, [...path, k]));
       } else if (schema.additionalProperties === false) {
@@ -83,7 +88,7 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
         out.push({
           path: [...path, k],
           atKey: true,
-          message: `unknown key "${k}"${hint ? `; did you mean "${hint}"?` : ''}`,
+          message: `unknown key ${show(k)}${hint ? `; did you mean "${hint}"?` : ''}`,
           fix: hint ? `rename it to "${hint}"` : `remove it; known keys here: ${Object.keys(props).join(', ')}`,
         });
       } else {

@@ -1,5 +1,19 @@
-import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { InputError, type Problem } from '../errors';
+import { type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
+import { clip, InputError, MAX_SHOWN, type Problem } from '../errors';
+
+/** Mappings and lists nested deeper than this are refused (meshgen's files need fewer than 20 levels). */
+export const MAX_NESTING = 64;
+/** At most this many YAML syntax errors are listed; the rest are counted. */
+const MAX_SYNTAX_ERRORS = 10;
+
+/** One string of a document: a mapping key or a scalar value. */
+export interface YamlString {
+  /** Path of the value, or of the mapping entry whose key this is. */
+  readonly path: readonly (string | number)[];
+  readonly value: string;
+  /** True for a mapping key. */
+  readonly isKey: boolean;
+}
 
 /**
  * A parsed YAML file that remembers where each node came from, so problems can name a line.
@@ -8,12 +22,33 @@ export class YamlSource {
   /** Parses `text`; YAML syntax errors and duplicate keys become an InputError naming the line. */
   public static parse(file: string, text: string): YamlSource {
     const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-    if (doc.errors.length === 0) return new YamlSource(file, doc, lineCounter);
+    const tooDeep = (line?: number): InputError =>
+      new InputError({
+        file,
+        line,
+        message: `nesting too deep: more than ${MAX_NESTING} levels of mappings and lists`,
+        fix: 'this is not a meshgen file (check that the path points at the right file), or flatten the nesting',
+      });
+    let doc: Document;
+    try {
+      doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+    } catch (e) {
+      if (e instanceof RangeError) throw tooDeep();
+      throw e;
+    }
+    // The parser recurses once per level; a stack overflow surfaces as an error on every level.
+    if (doc.errors.some((e) => /maximum call stack/i.test(e.message))) throw tooDeep();
+    if (doc.errors.length === 0) {
+      const deep = deepestNode(doc.contents);
+      if (deep) throw tooDeep(deep.range?.[0] === undefined ? undefined : lineCounter.linePos(deep.range[0]).line);
+      const tagged = tagProblems(file, doc, lineCounter);
+      if (tagged.length > 0) throw new InputError(tagged);
+      return new YamlSource(file, doc, lineCounter);
+    }
     const problems: Problem[] = [];
     if (doc.errors.some((e) => e.code === 'DUPLICATE_KEY')) problems.push(...duplicateKeys(file, text));
-    for (const e of doc.errors) {
-      if (e.code === 'DUPLICATE_KEY') continue;
+    const errors = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
+    for (const e of errors.slice(0, MAX_SYNTAX_ERRORS)) {
       let pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       // An unclosed quote is reported where the file ends; point at the line where the quote opens.
       if (/closing "?quote/i.test(e.message)) pos = openingQuoteLine(text, pos.line) ?? pos;
@@ -21,11 +56,18 @@ export class YamlSource {
         file,
         line: pos.line,
         col: pos.col,
-        message: `YAML syntax error: ${firstLine(e.message)}`,
+        message: `YAML syntax error: ${clip(firstLine(e.message))}`,
         fix: 'fix the YAML syntax at that line (indent with spaces, close quotes and brackets)',
       });
     }
-    throw new InputError(problems);
+    if (errors.length > MAX_SYNTAX_ERRORS) {
+      problems.push({
+        file,
+        message: `${errors.length - MAX_SYNTAX_ERRORS} more YAML syntax errors not listed`,
+        fix: 'fix the errors above first (is this the right file?)',
+      });
+    }
+    throw new InputError(problems.slice(0, 2 * MAX_SYNTAX_ERRORS));
   }
 
   private constructor(
@@ -45,6 +87,33 @@ export class YamlSource {
         fix: 'remove the YAML aliases (*name); meshgen files do not need them',
       });
     }
+  }
+
+  /**
+   * Every mapping key and scalar string value of the document, with its path (aliases are not followed: what they
+   * point at is visited where it is defined).
+   */
+  public strings(): YamlString[] {
+    const out: YamlString[] = [];
+    const walk = (node: unknown, path: (string | number)[]) => {
+      if (isScalar(node)) {
+        if (typeof node.value === 'string') out.push({ path, value: node.value, isKey: false });
+      } else if (isMap(node)) {
+        for (const pair of node.items) {
+          const key = isScalar(pair.key) ? pair.key.value : pair.key;
+          const k = typeof key === 'string' || typeof key === 'number' ? String(key) : String(key);
+          if (typeof key === 'string') out.push({ path: [...path, k], value: key, isKey: true });
+          else if (!isScalar(pair.key)) walk(pair.key, [...path, k]);
+          walk(pair.value, [...path, k]);
+        }
+      } else if (isSeq(node)) {
+        node.items.forEach((item, i) => {
+          walk(item, [...path, i]);
+        });
+      }
+    };
+    walk(this.doc.contents, []);
+    return out;
   }
 
   /** Line and column of the node at `path` (or of its key, with `atKey`), falling back to the nearest parent. */
@@ -130,10 +199,47 @@ function openingQuoteLine(text: string, fromLine: number): { line: number; col: 
   return undefined;
 }
 
+/** The tags of plain data; any other (`!!binary`, `!!timestamp`, `!!set`, `!!merge`, `!custom`) makes values meshgen cannot use. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+/** A problem for each node with a tag other than those of plain data (at most MAX_SYNTAX_ERRORS). */
+function tagProblems(file: string, doc: Document, lineCounter: LineCounter): Problem[] {
+  const out: Problem[] = [];
+  visit(doc, (_key, node) => {
+    if (!isNode(node) || node.tag === undefined || PLAIN_TAGS.has(node.tag)) return undefined;
+    const pos = node.range ? lineCounter.linePos(node.range[0]) : undefined;
+    out.push({
+      file,
+      line: pos?.line,
+      col: pos?.col,
+      message: `the YAML tag ${clip(node.tag.replace(/^tag:yaml\.org,2002:/, '!!'), 40)} is not supported (it makes a value that is not a string, number, boolean, list or mapping)`,
+      fix: 'remove the tag; write the value as plain YAML (quote it to make it a string)',
+    });
+    return out.length >= MAX_SYNTAX_ERRORS ? visit.BREAK : undefined;
+  });
+  return out;
+}
+
+/** The first node nested deeper than MAX_NESTING, if any (iterative: the depth is what is in question). */
+function deepestNode(root: unknown): YamlNode | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (isAlias(node) || !(isMap(node) || isSeq(node))) continue;
+    if (depth > MAX_NESTING) return node as YamlNode;
+    for (const item of node.items as unknown[]) {
+      if (isPair(item)) {
+        stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+      } else stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
 /** `['contexts', 'a.b', 'network']` → `contexts."a.b".network` */
 export function formatPath(path: readonly (string | number)[]): string {
   return path
-    .map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? p : JSON.stringify(p)))
+    .map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? clip(p, MAX_SHOWN) : clip(JSON.stringify(p), MAX_SHOWN)))
     .join('.')
     .replace(/\.\[/g, '[');
 }

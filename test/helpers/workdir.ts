@@ -66,6 +66,8 @@ export function hashTree(dir: string): Map<string, string> {
     for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) walk(child);
+      // A symlink is compared by its target (it may point at /dev/zero or a FIFO, which cannot be read).
+      else if (e.isSymbolicLink()) out.set(child, `symlink:${fs.readlinkSync(path.join(dir, child))}`);
       else
         out.set(
           child,

@@ -140,12 +140,13 @@ test('fails when the sealing certificate file is garbage', () => {
   const { pem, file } = badCert('garbage.pem');
   const err = inputProblem(() => loadSealingCert(pem, { file }));
   assert.equal(err.problems[0].file, file);
-  assert.match(err.message, /is not a PEM certificate: found "<html>/);
+  assert.match(err.message, /is not a PEM certificate: it looks like HTML \(an error page\?\)/);
+  assert.doesNotMatch(err.message, /<html/i, 'the content of the file is not quoted');
   assert.ok(err.message.includes(`${FETCH_FIX} ${file}`), err.message);
 });
 
 test('fails when the sealing certificate file is empty or holds a public key instead of a certificate', () => {
-  assert.match(inputProblem(() => loadSealingCert('', { file: 'empty.pem' })).message, /empty\.pem: .*found "\(empty file\)"/);
+  assert.match(inputProblem(() => loadSealingCert('', { file: 'empty.pem' })).message, /empty\.pem: .*the file is empty/);
   const spki = east1.publicKey.export({ type: 'spki', format: 'pem' }) as string;
   assert.match(inputProblem(() => loadSealingCert(spki, { file: 'pub.pem' })).message, /pub\.pem: .*holds a "PUBLIC KEY" PEM block/);
 });

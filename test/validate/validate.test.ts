@@ -254,6 +254,30 @@ test('fails when a token is in dist/ in plaintext or only base64-encoded', async
   );
 });
 
+test('fails when a URL with credentials is in dist/ (e.g. an ApplicationSet repoURL), never printing them', async () => {
+  const dir = example();
+  edit(dir, 'dist/argocd/applicationset.yaml', (t) =>
+    t.replace('https://github.com/example/mesh-gitops.git', 'https://x-access-token:ghs_S3CRET@github.com/example/mesh-gitops.git'),
+  );
+
+  const r = await validate({ workdir: dir });
+  const line = assertProblem(r, /^dist\/argocd\/applicationset\.yaml:\d+: holds a URL with credentials \(https:\/\/\*\*\*@github\.com/);
+  assert.doesNotMatch(lines(r).join('\n'), /ghs_S3CRET|x-access-token/, line);
+});
+
+test('fails when topology.yaml has a server with user:password@: validate reports it (exit 1), masked', async () => {
+  const dir = example();
+  edit(dir, 'topology.yaml', (t) => t.replace('server: https://api.cluster-west-1', 'server: https://admin:pw-S3CRET@api.cluster-west-1'));
+
+  const r = await runValidate(['validate', '--workdir', dir]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    /topology\.yaml:\d+:\d+: contexts\.context-west-1\.server: holds credentials \(user:password@\) in the URL \(https:\/\/\*\*\*@api\.cluster-west-1/,
+  );
+  assert.doesNotMatch(r.stdout + r.stderr, /pw-S3CRET/);
+});
+
 test('fails when topology.yaml is not even YAML: reported as a problem line, exit 1, not a crash', async () => {
   const dir = example();
   edit(dir, 'topology.yaml', (t) => t.replace(/^mesh_id: mymeshname$/m, 'mesh_id: [mymeshname'));
