@@ -169,7 +169,7 @@ test('helm installer: components.pilot.k8s.toString in base.yaml is a warning (n
   const dir = example();
   fs.writeFileSync(
     path.join(dir, 'topology.yaml'),
-    fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8').replace('\ncontexts:\n', '\nistio: {installer: helm}\ncontexts:\n'),
+    fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8').replace('istio:\n  version: 1.30.3\n', 'istio:\n  version: 1.30.3\n  installer: helm\n'),
   );
   fs.appendFileSync(path.join(dir, 'base.yaml'), '  components:\n    pilot:\n      k8s:\n        toString: 1\n        valueOf: 2\n');
 
@@ -214,12 +214,13 @@ for (const [code, words] of [
     // GIVEN a synth that has one file of dist/ to write, and a file system that refuses writes
     const dir = example();
     fs.rmSync(path.join(dir, 'dist', 'argocd', 'applicationset.yaml'));
-    const writeFileSync = fs.writeFileSync;
+    const openSync = fs.openSync;
     t.after(() => mock.restoreAll());
-    mock.method(realFs, 'writeFileSync', (file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+    // Files are created with open(2) and an explicit mode (exact under any umask); the tree is staged beside dist/.
+    mock.method(realFs, 'openSync', (file: fs.PathLike, flags?: fs.OpenMode, ...rest: unknown[]) => {
       // As Node reports a failed write(2): no path.
-      if (String(file).startsWith(dir)) throw ioError(code, code === 'ENOSPC' ? 'write' : 'open');
-      return (writeFileSync as (...a: unknown[]) => void)(file, ...rest);
+      if (String(file).startsWith(path.join(dir, '.dist')) && flags === 'w') throw ioError(code, code === 'ENOSPC' ? 'write' : 'open');
+      return (openSync as (...a: unknown[]) => number)(file, flags, ...rest);
     });
 
     // WHEN
@@ -236,10 +237,11 @@ for (const [code, words] of [
 test('teardown on a read-only file system names teardown.yaml, not the temporary it writes first', async (t) => {
   const dir = example();
   t.after(() => mock.restoreAll());
-  const writeFileSync = fs.writeFileSync;
-  mock.method(realFs, 'writeFileSync', (file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
-    if (String(file).startsWith(dir)) throw ioError('EROFS', 'open', String(file));
-    return (writeFileSync as (...a: unknown[]) => void)(file, ...rest);
+  const openSync = fs.openSync;
+  mock.method(realFs, 'openSync', (file: fs.PathLike, flags?: fs.OpenMode, ...rest: unknown[]) => {
+    // Every file meshgen writes in the work directory, but its lock (taken first, on a file system that allows it).
+    if (String(file).startsWith(dir) && flags === 'w' && !String(file).includes('.meshgen.lock')) throw ioError('EROFS', 'open', String(file));
+    return (openSync as (...a: unknown[]) => number)(file, flags, ...rest);
   });
 
   const r = await runCli(['teardown', '--workdir', dir]);
@@ -276,7 +278,7 @@ test('clusters named "a" and "helm-a" (helm installer) synthesize: their entry-p
     .readFileSync(path.join(dir, 'topology.yaml'), 'utf8')
     .replace('cluster: cluster-east-1', 'cluster: a')
     .replace('cluster: cluster-east-2', 'cluster: helm-a')
-    .replace('\ncontexts:\n', '\nistio: {installer: helm}\ncontexts:\n');
+    .replace('istio:\n  version: 1.30.3\n', 'istio:\n  version: 1.30.3\n  installer: helm\n');
   fs.writeFileSync(path.join(dir, 'topology.yaml'), topology);
   fs.copyFileSync(path.join(dir, 'sealing-certs', 'cluster-east-1.pem'), path.join(dir, 'sealing-certs', 'a.pem'));
   fs.copyFileSync(path.join(dir, 'sealing-certs', 'cluster-east-2.pem'), path.join(dir, 'sealing-certs', 'helm-a.pem'));
@@ -286,5 +288,5 @@ test('clusters named "a" and "helm-a" (helm installer) synthesize: their entry-p
 
   // THEN
   assert.equal(r.code, 0, r.stderr);
-  for (const c of ['a', 'helm-a']) assert.ok(fs.existsSync(path.join(dir, 'dist', 'flux', c, 'helm', 'releases.yaml')), c);
+  for (const c of ['a', 'helm-a']) assert.ok(fs.existsSync(path.join(dir, 'dist', 'flux', c, 'control-plane', 'releases.yaml')), c);
 });
