@@ -3,6 +3,7 @@ import { CheckFailed, InputError } from '../errors';
 import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
+import { planCommand } from './plan';
 import { prepCommand } from './prep';
 import { rotateCommand, rotateRootCommand } from './rotate';
 import { sealTokenCommand } from './seal-token';
@@ -67,6 +68,7 @@ export async function main(
     .command(rotateRootCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
+    .command(planCommand(ctx))
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
     // No .env('MESHGEN'): with .strict() any unrelated MESHGEN_* variable would become an unknown option.
@@ -100,7 +102,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate'];
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate', 'plan'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}
