@@ -16,7 +16,7 @@ export interface PlanChange {
   /** The cluster; absent for what concerns the whole mesh (the Argo CD ApplicationSet, other files). */
   readonly cluster?: string;
   /**
-   * What changed: `cluster`, `installer`, `role`, `version`, `istiod`, `east-west gateway`, `namespace`, `cacerts`,
+   * What changed: `cluster` (added or removed), `istio` (torn down, or installed again), `installer`, `role`, `version`, `istiod`, `east-west gateway`, `namespace`, `cacerts`,
    * `remote secret`, `argocd`, `flux`, `object`, `files`, `needs synth`.
    */
   readonly subject: string;
@@ -172,11 +172,11 @@ function versionOf(v: View): string | undefined {
   for (const [id, o] of v.objects) {
     if (id === 'flux:HelmRelease:istio-system/istiod' || /^flux:HelmRelease:[^/]*\/istiod(-|$)/.test(id)) {
       const ver = get(o, ['spec', 'chart', 'spec', 'version']);
-      if (typeof ver === 'string') return ver;
+      if (typeof ver === 'string') return ver.replace(/^v/, '');
     }
     if (id.startsWith('cluster:Istio:')) {
       const ver = get(o, ['spec', 'version']);
-      if (typeof ver === 'string') return ver;
+      if (typeof ver === 'string') return ver.replace(/^v/, '');
     }
   }
   return undefined;
@@ -225,7 +225,7 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
         ? 'Istio installed again (the mesh was torn down)'
         : `cluster added: ${roleOf(after) ?? 'primary'}${networkOf(after) ? ` on ${networkOf(after)}` : ''}` +
           `${installerOf(after) ? `, installer ${installerOf(after)}` : ''}; Istio will be installed`;
-      push({ op: '+', subject: 'cluster', text: `+ ${what}` });
+      push({ op: '+', subject: before ? 'istio' : 'cluster', text: `+ ${what}` });
       push(cacertsAdded(cluster, after, expiryOf));
       for (const [peer, [, o]] of [...remoteSecrets(after)].sort(([a], [b]) => cmp(a, b))) push(remoteSecretAdded(peer, o));
       const gw = specOf(after, GATEWAY);
@@ -240,7 +240,7 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
       const removed = !after;
       push({
         op: '-',
-        subject: 'cluster',
+        subject: removed ? 'cluster' : 'istio',
         text: removed ? '- cluster removed: Istio will be pruned from it' : '- Istio removed (teardown): everything meshgen installed is pruned',
         disruptive: 'Istio will be pruned',
       });
@@ -615,7 +615,19 @@ function fromTo(d: { from?: unknown; to?: unknown }): { from?: string; to?: stri
 function valueText(d: LeafDiff): string {
   if (d.op === '+') return `: ${show(d.to)}`;
   if (d.op === '-') return ` (was ${show(d.from)})`;
+  const [a, b] = [d.from, d.to];
+  if (isScalarList(a) && isScalarList(b)) {
+    // A list of strings (sync options, dependsOn names...): what was added and removed.
+    const added = b.filter((x) => !a.includes(x)).map(show);
+    const removed = a.filter((x) => !b.includes(x)).map(show);
+    const parts = [...(added.length > 0 ? [`added ${added.join(', ')}`] : []), ...(removed.length > 0 ? [`removed ${removed.join(', ')}`] : [])];
+    if (parts.length > 0) return `: ${parts.join('; ')}`;
+  }
   return `: ${show(d.from)} → ${show(d.to)}`;
+}
+
+function isScalarList(v: unknown): v is (string | number | boolean)[] {
+  return Array.isArray(v) && v.every((x) => ['string', 'number', 'boolean'].includes(typeof x));
 }
 
 /** A value as shown in a line: short, one line. */

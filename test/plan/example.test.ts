@@ -116,6 +116,37 @@ describe('meshgen plan (the example)', () => {
     );
   });
 
+  test('disruptive: a gateway Service type change; a teardown prunes Istio from every cluster', async () => {
+    const { dir, old } = example();
+    const topo = path.join(dir, 'topology.yaml');
+    const text = fs.readFileSync(topo, 'utf8');
+    const west = '\n  context-west-1:\n    network: network-west\n';
+    fs.writeFileSync(topo, text.replace(west, `${west}    eastWestGateway:\n      serviceType: NodePort\n`));
+    const r = await runCli(['plan', '--workdir', dir, '--against-dir', old]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        'cluster-west-1: ~ east-west gateway Service type: LoadBalancer → NodePort  [disruptive: the gateway Service is recreated: its external address changes]',
+        `Plan: 1 change in 1 cluster, 1 disruptive against the directory ${old}.`,
+        '',
+      ].join('\n'),
+    );
+
+    fs.writeFileSync(topo, text);
+    assert.equal((await runCli(['teardown', '--workdir', dir])).code, 0);
+    const down = await runCli(['plan', '--workdir', dir, '--against-dir', old]);
+    assert.equal(down.code, 1, down.stderr);
+    const lines = down.stdout.trimEnd().split('\n');
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('cluster-')),
+      CLUSTERS.map((c) => `${c}: - Istio removed (teardown): everything meshgen installed is pruned  [disruptive: Istio will be pruned]`),
+    );
+    assert.match(lines[lines.length - 1], /^Plan: \d+ changes in 3 clusters, 3 disruptive against /);
+    // The ApplicationSet loses its chart sources: mesh-wide lines, the multi-line templatePatch not printed.
+    assert.match(down.stdout, /^mesh-wide: - Argo CD ApplicationSet istio-mymeshname spec\.templatePatch \(was \(\d+ lines\)\)$/m);
+  });
+
   test('exit 2 on bad input: a missing --against-dir, an unknown ref, a broken topology, both --against options', async () => {
     const { dir, old } = example();
     const missing = await runCli(['plan', '--workdir', dir, '--against-dir', path.join(dir, 'nope')]);
