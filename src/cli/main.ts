@@ -7,6 +7,7 @@ import { planCommand } from './plan';
 import { prepCommand } from './prep';
 import { rotateCommand, rotateRootCommand } from './rotate';
 import { sealTokenCommand } from './seal-token';
+import { statusCommand } from './status';
 import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
 import { validateCommand } from './validate';
@@ -69,6 +70,7 @@ export async function main(
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
     .command(planCommand(ctx))
+    .command(statusCommand(ctx))
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
     // No .env('MESHGEN'): with .strict() any unrelated MESHGEN_* variable would become an unknown option.
@@ -102,7 +104,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate', 'plan'];
+const COMMANDS = ['prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate', 'plan', 'status'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}
