@@ -47,6 +47,8 @@ interface View {
   readonly files: Map<string, string>;
   /** The Argo CD list-generator element of this cluster. */
   argo?: Obj;
+  /** Files holding an ApplicationSet (whose elements belong to the clusters). */
+  readonly argoFiles: Set<string>;
 }
 
 const ISTIOD = 'istioctl:IstioOperator:istio-system/control-plane';
@@ -59,23 +61,50 @@ const SECRET_FIELDS = new Set(['data', 'stringData', 'encryptedData']);
  * mesh-wide ones.
  */
 export function semanticChanges(oldTree: Tree, newTree: Tree, expiryOf: ExpiryOf): PlanChange[] {
-  const before = views(oldTree);
-  const after = views(newTree);
+  // Only the clusters with a changed file are parsed (a large mesh has hundreds of megabytes of manifests).
+  const dirty = new Set<string>();
+  for (const rel of new Set([...oldTree.keys(), ...newTree.keys()])) {
+    if (oldTree.get(rel) !== newTree.get(rel)) dirty.add(groupOf(rel) ?? '');
+  }
+  const before = views(oldTree, dirty);
+  const after = views(newTree, dirty);
   const names = [...new Set([...before.clusters.keys(), ...after.clusters.keys()])].sort();
   const out: PlanChange[] = [];
-  for (const c of names) out.push(...clusterChanges(c, before.clusters.get(c), after.clusters.get(c), expiryOf));
-  out.push(...meshChanges(before.mesh, after.mesh));
+  for (const c of names) {
+    const [a, b] = [before.clusters.get(c), after.clusters.get(c)];
+    // A cluster whose files did not change can only change through its element of the ApplicationSet.
+    out.push(...(dirty.has(c) ? clusterChanges(c, a, b, expiryOf) : argoChanges(c, a?.argo, b?.argo)));
+  }
+  out.push(
+    ...meshChanges(
+      before.mesh,
+      after.mesh,
+      out.some((c) => c.subject === 'argocd'),
+    ),
+  );
   return out;
+}
+
+/** The cluster a file of dist/ belongs to (`clusters/<c>/...`, `flux/<c>/...`); undefined for mesh-wide files. */
+function groupOf(rel: string): string | undefined {
+  return /^(?:clusters|flux)\/([^/]+)\//.exec(rel)?.[1];
+}
+
+function argoChanges(cluster: string, a: Obj | undefined, b: Obj | undefined): PlanChange[] {
+  return leafDiff(a ?? {}, b ?? {}).map((d) => {
+    const p = formatPath(d.path);
+    return { op: d.op, cluster, subject: 'argocd', path: p, ...fromTo(d), text: `${d.op} Argo CD Application parameter ${p}${valueText(d)}` };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Reading a tree
 
 function emptyView(): View {
-  return { objects: new Map(), files: new Map() };
+  return { objects: new Map(), files: new Map(), argoFiles: new Set() };
 }
 
-function views(tree: Tree): { clusters: Map<string, View>; mesh: View } {
+function views(tree: Tree, dirty: ReadonlySet<string>): { clusters: Map<string, View>; mesh: View } {
   const clusters = new Map<string, View>();
   const mesh = emptyView();
   const viewOf = (c: string) => {
@@ -88,6 +117,7 @@ function views(tree: Tree): { clusters: Map<string, View>; mesh: View } {
   };
   for (const [rel, text] of [...tree].sort(([a], [b]) => cmp(a, b))) {
     const m = /^(clusters|flux)\/([^/]+)\/(.+)$/.exec(rel);
+    if (m && !dirty.has(m[2])) continue;
     const view = m ? viewOf(m[2]) : mesh;
     view.files.set(rel, text);
     const base = rel.slice(rel.lastIndexOf('/') + 1);
@@ -110,6 +140,7 @@ function views(tree: Tree): { clusters: Map<string, View>; mesh: View } {
           list.elements = '(per cluster)';
         }
         add(view, area, copy);
+        view.argoFiles.add(rel);
         continue;
       }
       add(view, area, doc);
@@ -383,21 +414,20 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
     if (b) handled.add(b[0]);
     if (!a && b) push(remoteSecretAdded(peer, b[1]));
     else if (a && !b) push({ op: '-', subject: 'remote secret', target: peer, text: `- remote secret for ${peer}` });
-    else if (a && b && !isDeepStrictEqual(a[1], b[1])) {
+    else if (a && b && a[1].kind !== b[1].kind) {
+      push({ op: '~', subject: 'remote secret', target: peer, text: `~ remote secret for ${peer}: ${String(a[1].kind)} → ${String(b[1].kind)}` });
+    } else if (a && b && !isDeepStrictEqual(a[1], b[1])) {
       const paths = leafDiff(a[1], b[1]).map((d) => d.path);
       const resealed = paths.some((p) => p.includes('encryptedData'));
       const other = paths.filter((p) => !p.includes('encryptedData')).map(formatPath);
       const pending = isPending(b[1]) ? ' (sealed by the next synth)' : '';
-      const what = [resealed ? `resealed${pending}` : '', other.length > 0 ? `changed: ${other.join(', ')}` : ''].filter(Boolean).join('; ');
+      const what = [resealed ? `resealed${pending}` : '', other.length > 0 ? `changed: ${pathList(other)}` : ''].filter(Boolean).join('; ');
       push({ op: '~', subject: 'remote secret', target: peer, text: `~ remote secret for ${peer} ${what}` });
     }
   }
 
   // Argo CD: this cluster's element of the ApplicationSet.
-  for (const d of leafDiff(before.argo ?? {}, after.argo ?? {})) {
-    const p = formatPath(d.path);
-    push({ op: d.op, subject: 'argocd', path: p, ...fromTo(d), text: `${d.op} Argo CD Application parameter ${p}${valueText(d)}` });
-  }
+  out.push(...argoChanges(cluster, before.argo, after.argo));
 
   // Derived forms of istiod and the gateway (Helm values, the operator's or Sail's resources, Flux HelmRelease values):
   // reported only when their source did not change (a translation change), and not at all when the installer did.
@@ -415,7 +445,7 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
       op: '~',
       subject: 'object',
       target: label(id, o),
-      text: `~ ${label(id, o)}: ${paths.join(', ')} (translated from an unchanged IstioOperator)`,
+      text: `~ ${label(id, o)}: ${pathList(paths)} (translated from an unchanged IstioOperator)`,
     });
   }
   // Flux HelmReleases also carry the chart version (reported above) and their own settings.
@@ -546,7 +576,7 @@ function label(id: string, o: Obj): string {
 // ---------------------------------------------------------------------------------------------------------------------
 // Mesh-wide changes and files
 
-function meshChanges(before: View, after: View): PlanChange[] {
+function meshChanges(before: View, after: View, argoReported: boolean): PlanChange[] {
   const out = objectChanges(undefined, before, after, new Set()).map((c) => {
     // A multi-line string (the ApplicationSet's templatePatch) is shown as changed, not printed.
     if (c.path && (String(c.from ?? '').includes('\n') || String(c.to ?? '').includes('\n'))) {
@@ -555,7 +585,12 @@ function meshChanges(before: View, after: View): PlanChange[] {
     }
     return c;
   });
-  if (out.length === 0) out.push(...fileChanges(undefined, before.files, after.files));
+  if (out.length === 0) {
+    // A changed ApplicationSet whose changes were reported per cluster (its elements) is no unexplained file.
+    const skip = argoReported ? new Set([...before.argoFiles, ...after.argoFiles]) : new Set<string>();
+    const keep = (m: Map<string, string>) => new Map([...m].filter(([f]) => !skip.has(f)));
+    out.push(...fileChanges(undefined, keep(before.files), keep(after.files)));
+  }
   return out;
 }
 
@@ -595,6 +630,11 @@ export function leafDiff(a: unknown, b: unknown, at: Seg[] = [], out: LeafDiff[]
   }
   out.push({ op: a === undefined ? '+' : b === undefined ? '-' : '~', path: at, from: a, to: b });
   return out;
+}
+
+/** Fields that changed, the first few of them. */
+function pathList(paths: readonly string[]): string {
+  return paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more` : paths.join(', ');
 }
 
 /** `values.global.network`, `labels["topology.istio.io/network"]`, `env[0].value`. */

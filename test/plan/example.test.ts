@@ -147,6 +147,28 @@ describe('meshgen plan (the example)', () => {
     assert.match(down.stdout, /^mesh-wide: - Argo CD ApplicationSet istio-mymeshname spec\.templatePatch \(was \(\d+ lines\)\)$/m);
   });
 
+  test("a moved API server: the peers' remote secrets resealed (from the kept token), the Argo CD Application's server", async () => {
+    const { dir, old } = example();
+    const topo = path.join(dir, 'topology.yaml');
+    const west = 'https://api.cluster-west-1.example.com:6443';
+    fs.writeFileSync(topo, fs.readFileSync(topo, 'utf8').replace(west, 'https://api2.cluster-west-1.example.com:6443'));
+    const r = await runCli(['plan', '--workdir', dir, '--against-dir', old]);
+    assert.equal(r.code, 1, r.stderr);
+    const need = "! needs synth: seal istio-remote-secret-cluster-west-1: the peer's server or CA changed; it is resealed from the kept reader token";
+    assert.equal(
+      r.stdout,
+      [
+        'cluster-east-1: ~ remote secret for cluster-west-1 resealed (sealed by the next synth)',
+        `cluster-east-1: ${need}`,
+        'cluster-east-2: ~ remote secret for cluster-west-1 resealed (sealed by the next synth)',
+        `cluster-east-2: ${need}`,
+        `cluster-west-1: ~ Argo CD Application parameter server: ${west} → https://api2.cluster-west-1.example.com:6443`,
+        `Plan: 3 changes in 3 clusters, 0 disruptive against the directory ${old}; 2 items need \`npm run synth\` first.`,
+        '',
+      ].join('\n'),
+    );
+  });
+
   test('exit 2 on bad input: a missing --against-dir, an unknown ref, a broken topology, both --against options', async () => {
     const { dir, old } = example();
     const missing = await runCli(['plan', '--workdir', dir, '--against-dir', path.join(dir, 'nope')]);
