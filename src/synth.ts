@@ -48,6 +48,20 @@ export interface SynthOptions {
   readonly now?: Date;
   /** Progress and warnings. */
   readonly log?: Logger;
+  /**
+   * Collect the new `dist/` tree in memory instead of comparing it with the one on disk (for `meshgen plan`); implies
+   * `check` and `frozen`. Values that would need sealing (or a new intermediate CA) are written as
+   * {@link UNSEALED_PLACEHOLDER} and listed in `collect.needs` instead of failing the run.
+   */
+  readonly collect?: SynthCollector;
+}
+
+/** Where a synth run with `collect` puts the new tree. */
+export interface SynthCollector {
+  /** Every file of the new tree, path relative to `dist/` → content. */
+  readonly files: Map<string, string>;
+  /** What needs new keys or sealing, which this run did not do (the tree holds placeholders for those values). */
+  readonly needs: Need[];
 }
 
 /** What a synth run did (or, with `check`, would do). */
@@ -72,8 +86,9 @@ export interface SynthResult {
  * @throws InputError (exit 2) on bad input, or when another meshgen run holds the work directory
  */
 export async function synth(opts: SynthOptions): Promise<SynthResult> {
-  const command = `meshgen synth${opts.check ? ' --check' : ''}${opts.frozen ? ' --frozen' : ''}`;
-  return withWorkdirLock(opts.workdir, command, opts.check ? 'shared' : 'exclusive', () => runSynth(opts));
+  const check = Boolean(opts.check || opts.collect);
+  const command = `meshgen synth${check ? ' --check' : ''}${opts.frozen ? ' --frozen' : ''}`;
+  return withWorkdirLock(opts.workdir, command, check ? 'shared' : 'exclusive', () => runSynth(opts));
 }
 
 /** Internal settings of {@link runSynth}. */
@@ -91,7 +106,9 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
   const workdir = path.resolve(opts.workdir);
   // A torn-down mesh (teardown.yaml) needs no key and no sealing: its tree has no secret.
   const tornDown = fs.existsSync(path.join(workdir, TEARDOWN_FILE));
-  const noWork = Boolean(opts.frozen || opts.check || tornDown);
+  const collect = opts.collect;
+  const check = Boolean(opts.check || collect);
+  const noWork = Boolean(opts.frozen || check || tornDown);
   const distRoot = path.join(workdir, DIST_DIR);
 
   // 1. Inputs.
@@ -155,13 +172,26 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     });
   const sealing =
     mesh.secrets.provider === 'sealed-secrets'
-      ? new Sealing({ workdir, mesh, intermediates, noWork, now: opts.now, needs, peersOf, write: !opts.check && !tornDown })
+      ? new Sealing({
+          workdir,
+          mesh,
+          intermediates,
+          noWork,
+          now: opts.now,
+          needs,
+          peersOf,
+          write: !check && !tornDown,
+          placeholders: collect !== undefined,
+        })
       : undefined;
-  const treeWriter = new TreeWriter(distRoot, !opts.check);
+  // Collecting (plan): the tree on disk is not compared.
+  const treeWriter = collect ? undefined : new TreeWriter(distRoot, !check);
   const writer = {
     add(rel: string, content: string): void {
       const c = tornDown ? tornDownFile(rel, content) : content;
-      if (c !== undefined) treeWriter.add(rel, c);
+      if (c === undefined) return;
+      treeWriter?.add(rel, c);
+      collect?.files.set(rel, c);
     },
   };
   if (tornDown) log.info(`${TEARDOWN_FILE} is present: writing the torn-down tree (delete it and synth to install the mesh again)`);
@@ -217,7 +247,8 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
           'run `meshgen discover` or set them',
       );
     }
-    if (needs.length > 0 && !tornDown) {
+    if (needs.length > 0 && !tornDown && collect) collect.needs.push(...needs);
+    else if (needs.length > 0 && !tornDown) {
       const flag = opts.check ? '--check' : '--frozen';
       throw new CheckFailed(
         [
@@ -242,14 +273,14 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       changed: toSave.filter((c) => existing.has(c)).map((c) => SealedStore.fileOf(c)),
       removed: tornDown ? [] : [...existing].filter((c) => !sealing || !mesh.clusters.some((m) => m.name === c)).map((c) => SealedStore.fileOf(c)),
     };
-    const distDiff = treeWriter.diff();
+    const distDiff = treeWriter?.diff() ?? { added: [], changed: [], removed: [] };
     const diff: TreeDiff = {
       added: [...storeDiff.added, ...distDiff.added.map((p) => `${DIST_DIR}/${p}`)],
       changed: [...storeDiff.changed, ...distDiff.changed.map((p) => `${DIST_DIR}/${p}`)],
       removed: [...storeDiff.removed, ...distDiff.removed.map((p) => `${DIST_DIR}/${p}`)],
     };
     for (const w of warnings) log.warn(w);
-    if (!opts.check) {
+    if (!check && treeWriter) {
       // The run succeeded: commit, keys first (the sealed stores hold their ciphertext), then sealed/, then the swap
       // of dist/ (derived from both). A crash in between leaves inputs the next synth completes from.
       if (pending.size > 0) {
@@ -268,7 +299,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     }
     return { diff, createdIntermediates: created, sealed: sealing?.sealed ?? 0, warnings };
   } finally {
-    treeWriter.discard();
+    treeWriter?.discard();
     sealing?.discard();
   }
 }
@@ -291,4 +322,5 @@ function formatWarning(w: Warning): string {
   return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.path ? `${w.path}: ` : ''}${w.message}`;
 }
 
-export type { BaseOperator, IntermediatePublic };
+export type { BaseOperator, IntermediatePublic, Need };
+export { UNSEALED_PLACEHOLDER } from './secrets/sealer';

@@ -5,9 +5,11 @@ import { nearest } from '../topology/validate';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
 import { initCommand } from './init';
+import { planCommand } from './plan';
 import { prepCommand } from './prep';
 import { rotateCommand, rotateRootCommand } from './rotate';
 import { sealTokenCommand } from './seal-token';
+import { statusCommand } from './status';
 import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
 import { validateCommand } from './validate';
@@ -70,6 +72,8 @@ export async function main(
     .command(rotateRootCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
+    .command(planCommand(ctx))
+    .command(statusCommand(ctx))
     // Before validation and before any handler: an option given twice (yargs makes an array of it) or given an empty
     // value is refused here, for every command.
     .middleware(
@@ -111,7 +115,7 @@ export async function main(
 }
 
 /** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['init', 'prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate'];
+const COMMANDS = ['init', 'prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate', 'plan', 'status'];
 
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}

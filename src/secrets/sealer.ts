@@ -3,6 +3,12 @@ import { sealingLabel, sealValue } from './kubeseal';
 import { type ClusterSeals, fingerprint } from './sealed-store';
 import type { SealingCert } from './sealing-cert';
 
+/**
+ * What a synth run that collects its tree for `meshgen plan` writes in place of a value it would have to seal (it never
+ * seals): `encryptedData` holding it means "sealed by the next `meshgen synth`". Never written to disk.
+ */
+export const UNSEALED_PLACEHOLDER = '<sealed by the next meshgen synth>';
+
 /** Something that needs new keys or sealing, which `--frozen` and `--check` refuse to do. */
 export interface Need {
   readonly what: string;
@@ -22,12 +28,15 @@ export class Sealer {
    * @param cert the cluster's sealing certificate
    * @param frozen record a Need instead of sealing
    * @param needs where Needs are recorded
+   * @param placeholders (frozen only) return {@link UNSEALED_PLACEHOLDER} for a value that synth would seal where the
+   *   private inputs are, instead of nothing (`meshgen plan`)
    */
   constructor(
     private readonly seals: ClusterSeals,
     private readonly cert: SealingCert,
     private readonly frozen: boolean,
     private readonly needs: Need[],
+    private readonly placeholders = false,
   ) {
     if (seals.sealingCert !== cert.fingerprint) {
       if (seals.size > 0 && frozen) {
@@ -63,13 +72,22 @@ export class Sealer {
             ? "the peer's server or CA changed; it is resealed from the kept reader token"
             : undefined
         : undefined;
+    const placeholder = this.frozen && this.placeholders ? UNSEALED_PLACEHOLDER : undefined;
     if (plaintext === undefined || fp === undefined) {
-      if (entry && this.frozen && stale) this.needs.push({ what, why: stale });
+      if (entry && this.frozen && stale) {
+        this.needs.push({ what, why: stale });
+        return placeholder;
+      }
+      // A value known here (e.g. a new intermediate's certificate) whose private part is on the sealing machine only.
+      if (placeholder !== undefined && fp !== undefined) {
+        this.needs.push({ what, why: `${entry ? 'the value changed' : 'not sealed yet'} (the private input is not on this machine)` });
+        return placeholder;
+      }
       return undefined;
     }
     if (this.frozen) {
       this.needs.push({ what, why: stale ?? (entry ? 'the value changed' : 'not sealed yet') });
-      return undefined;
+      return placeholder;
     }
     const value = sealValue(this.cert, ISTIO_NAMESPACE, secret, plaintext);
     this.seals.set(secret, key, pub === undefined ? { sha256: fp, value } : { publicSha256: pub, sha256: fp, value });

@@ -7,7 +7,7 @@ import type { IntermediatePublic } from '../pki';
 import { type Cluster, type Mesh, remoteSecretName, remoteSecretPeers } from '../topology/model';
 import { loadMeshSealingCerts } from './mesh-certs';
 import { SealedStore } from './sealed-store';
-import { type Need, Sealer } from './sealer';
+import { type Need, Sealer, UNSEALED_PLACEHOLDER } from './sealer';
 import type { SealingCert } from './sealing-cert';
 import { readKeptToken } from './tokens';
 
@@ -39,6 +39,11 @@ export interface SealingContext {
   readonly write: boolean;
   /** The peers a cluster holds remote secrets for that have a server and CA. */
   readonly peersOf: (cluster: Cluster) => Cluster[];
+  /**
+   * With `noWork`: put {@link UNSEALED_PLACEHOLDER} where a value would be sealed (also the `cacerts` of a cluster whose
+   * intermediate CA does not exist yet), so that `meshgen plan` sees every object synth would write.
+   */
+  readonly placeholders?: boolean;
 }
 
 /**
@@ -70,7 +75,7 @@ export class Sealing {
         why: `${cs.unchecked} value(s) have no tamper check (written by an earlier meshgen); synth adds them`,
       });
     }
-    const sealer = new Sealer(cs, this.certs.get(cluster.name) as SealingCert, noWork, needs);
+    const sealer = new Sealer(cs, this.certs.get(cluster.name) as SealingCert, noWork, needs, this.ctx.placeholders);
 
     // cacerts: the fingerprint of the key is that of the certificate it belongs to (the key/cert match is
     // checked when the intermediate is read), so CI can tell the committed ciphertext is current without the key.
@@ -94,6 +99,9 @@ export class Sealing {
         }
         if (v !== undefined) cacerts[key] = v;
       }
+    } else if (noWork && this.ctx.placeholders) {
+      // No intermediate yet (synth issues it where the root key is; the Need is recorded by synth).
+      for (const key of CACERTS_KEYS) cacerts[key] = UNSEALED_PLACEHOLDER;
     }
 
     const remoteSecrets: SealedRemoteSecret[] = [];
@@ -114,7 +122,7 @@ export class Sealing {
       this.changed.push(cluster.name);
       if (this.ctx.write) this.store.savePending(cs);
     }
-    return ca && Object.keys(cacerts).length === CACERTS_KEYS.length ? { provider: 'sealed-secrets', cacerts, remoteSecrets } : undefined;
+    return Object.keys(cacerts).length === CACERTS_KEYS.length ? { provider: 'sealed-secrets', cacerts, remoteSecrets } : undefined;
   }
 
   /** The clusters whose store changed. */
