@@ -3,7 +3,7 @@ import { discover } from '../discover';
 import { withWorkdirLock } from '../lock';
 import { TOPOLOGY_FILE } from '../topology/load';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 /** Options of `meshgen discover`. */
 export interface DiscoverArgs extends GlobalArgs {

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { exportCa } from '../export-ca';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface ExportCaArgs extends GlobalArgs {
   readonly cluster: string;

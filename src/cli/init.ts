@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
 import { init } from '../init';
 import { checkCaOptions, type GlobalArgs } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface InitArgs extends GlobalArgs {
   readonly dir: string;

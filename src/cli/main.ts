@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { CheckFailed, clip, InputError, type Problem, show } from '../errors';
 import { ioReason, isWriteError } from '../fs-util';
 import { nearest } from '../topology/validate';
+import { type Ctx, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, type Io } from './context';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
 import { initCommand } from './init';
@@ -14,24 +15,7 @@ import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
 import { validateCommand } from './validate';
 
-/** Exit codes (SPEC §3). */
-export const EXIT_OK = 0;
-export const EXIT_CHECK_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
-/** A bug in meshgen (not the user's input). */
-export const EXIT_INTERNAL = 3;
-
-/** Streams a command writes to; tests pass their own. */
-export interface Io {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WriteStream;
-  readonly stdin: NodeJS.ReadableStream;
-}
-
-/** What a command handler gets: the streams, and the exit code it may set. */
-export interface Ctx extends Io {
-  exitCode: number;
-}
+export { type Ctx, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, type Io } from './context';
 
 /**
  * Runs the meshgen CLI and resolves to its exit code. The one place that turns errors into messages:

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { plan } from '../plan';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText } from '../plan/render';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface PlanArgs extends GlobalArgs {
   readonly against?: string;

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
 import { prep } from '../prep';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface PrepArgs extends GlobalArgs {
   readonly 'mesh-id'?: string;

@@ -3,7 +3,7 @@ import { InputError, type Problem } from '../errors';
 import { NEXT_ROOT_CERT_FILE, ROTATION_FILE, type RotationPhase } from '../pki';
 import { ROOT_ROTATION_STEPS, type RootRotationStep, rootRotationStatus, rotateIntermediates, rotateRoot } from '../rotate';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface RotateArgs extends GlobalArgs {
   readonly cluster?: string[];

@@ -3,7 +3,7 @@ import { InputError } from '../errors';
 import { READ_LIMITS, readBounded, readStreamBounded } from '../fs-util';
 import { sealTokens, type TokenInput, tokensOfDirectory } from '../seal-token';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface SealTokenArgs extends GlobalArgs {
   readonly context?: string;

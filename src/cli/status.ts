@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { renderStatusJson, renderStatusText, STATUS_WARN_DAYS, status } from '../status';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface StatusArgs extends GlobalArgs {
   readonly 'warn-days': number;

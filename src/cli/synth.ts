@@ -3,7 +3,7 @@ import { streamLogger } from '../log';
 import { isClean } from '../output/tree';
 import { synth } from '../synth';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface SynthArgs extends GlobalArgs {
   readonly check: boolean;

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { streamLogger } from '../log';
 import { teardown } from '../teardown';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 /** `meshgen teardown`: empty the per-cluster output so the next commit prunes Istio. */
 export function teardownCommand(io: Ctx): CommandModule<GlobalArgs, GlobalArgs> {

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { formatProblem, InputError } from '../errors';
 import { DEFAULT_WARN_DAYS, validate } from '../validate';
 import { type GlobalArgs, workdirOf } from './common';
-import type { Ctx } from './main';
+import type { Ctx } from './context';
 
 interface ValidateArgs extends GlobalArgs {
   readonly 'warn-days': number;
