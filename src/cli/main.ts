@@ -1,7 +1,6 @@
 import yargs from 'yargs';
 import { CheckFailed, clip, InputError, type Problem, show } from '../errors';
 import { ioReason, isWriteError } from '../fs-util';
-import { nearest } from '../topology/validate';
 import { type Ctx, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, type Io } from './context';
 import { discoverCommand } from './discover';
 import { exportCaCommand } from './export-ca';
@@ -68,6 +67,7 @@ export async function main(
     )
     .demandCommand(1, 'Name a command; see meshgen --help')
     .recommendCommands()
+    .strictCommands()
     // No .env('MESHGEN'): with .strict() any unrelated MESHGEN_* variable would become an unknown option.
     .strict()
     .help()
@@ -77,11 +77,16 @@ export async function main(
     .exitProcess(false)
     .fail((msg, err) => {
       // Throwing stops yargs before it runs the command: a usage error must not do half of what was asked.
-      throw err ?? new UsageError(msg);
+      // yargs' recommendCommands says only "Did you mean X?": name what was not a command.
+      const typed = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[^=]+$/.test(argv[i - 1]) && argv[i - 1] !== '--debug'));
+      throw (
+        err ??
+        new UsageError(
+          /^Did you mean/.test(msg) && typed ? `unknown command "${typed}"; ${msg.replace(/^Did you mean (\S+)\?$/, 'did you mean "$1"?')}` : msg,
+        )
+      );
     });
   try {
-    const unknown = unknownCommand(argv);
-    if (unknown) throw unknown;
     // With a callback yargs hands --help and usage output over instead of printing it to the process' stdout.
     let helpText = '';
     await parser.parseAsync([...argv], {}, (_err, _args, output) => {
@@ -98,18 +103,8 @@ export async function main(
   }
 }
 
-/** The commands, for "did you mean" on a misspelt one. */
-const COMMANDS = ['init', 'prep', 'discover', 'synth', 'seal-token', 'export-ca', 'rotate', 'rotate-root', 'teardown', 'validate', 'plan', 'status'];
-
 /** A usage error (unknown command or option, missing argument): exit 2 with the message and a pointer to --help. */
 class UsageError extends Error {}
-
-function unknownCommand(argv: readonly string[]): UsageError | undefined {
-  const first = argv.find((a) => !a.startsWith('-'));
-  if (first === undefined || COMMANDS.includes(first) || argv[argv.indexOf(first) - 1] === '--workdir') return undefined;
-  const hint = nearest(first, COMMANDS);
-  return new UsageError(`unknown command "${first}"${hint ? `; did you mean "${hint}"?` : ''} (commands: ${COMMANDS.join(', ')})`);
-}
 
 function report(e: unknown, io: Io, debug: boolean): number {
   if (e instanceof InputError) {
