@@ -12,16 +12,9 @@ import { crdDirectory, SchemaRegistry } from '../../src/schemas/crd-validator';
 import { renderApplicationSet } from '../convergence/model';
 import { runCli } from '../helpers/cli';
 import { BASE_YAML, type MeshSpec, makeMeshWorkdir, synthIn } from '../helpers/mesh-gen';
+import { AMBIENT_MESH } from '../helpers/meshes';
 
-const MESH: MeshSpec = {
-  meshId: 'mesh1',
-  repoURL: 'https://git.example/mesh.git',
-  clusters: [
-    { context: 'east-1', cluster: 'east-1', network: 'net1' },
-    { context: 'east-2', cluster: 'east-2', network: 'net1' },
-    { context: 'west-1', cluster: 'west-1', network: 'net2' },
-  ],
-};
+const MESH: MeshSpec = AMBIENT_MESH;
 const FOUND = crdDirectory();
 const registry = FOUND.dir ? SchemaRegistry.load(FOUND.dir) : undefined;
 const dirs: string[] = [];

@@ -10,59 +10,13 @@ import { test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { runCli } from '../helpers/cli';
 import { type MeshSpec, makeMeshWorkdir, sealingKeyPem, synthIn, tokenOf } from '../helpers/mesh-gen';
+import { AMBIENT_MESH, SIDECAR_MESHES } from '../helpers/meshes';
 import { type Delivery, type KObject, rollout } from './model';
 
-const TOPOLOGIES: Record<string, MeshSpec> = {
-  'multi-primary, one network': {
-    meshId: 'mesh1',
-    repoURL: 'https://git.example/mesh.git',
-    clusters: [
-      { context: 'east-1', cluster: 'east-1', network: 'net1' },
-      { context: 'east-2', cluster: 'east-2', network: 'net1' },
-    ],
-  },
-  'multi-primary, two networks': {
-    meshId: 'mesh1',
-    repoURL: 'https://git.example/mesh.git',
-    clusters: [
-      { context: 'east-1', cluster: 'east-1', network: 'net1' },
-      { context: 'east-2', cluster: 'east-2', network: 'net1' },
-      { context: 'west-1', cluster: 'west-1', network: 'net2' },
-    ],
-  },
-  'primary-remote: a remote on the primary network and one on another': {
-    meshId: 'mesh1',
-    repoURL: 'https://git.example/mesh.git',
-    clusters: [
-      { context: 'main', cluster: 'main', network: 'net1', address: '10.0.0.1' },
-      { context: 'near', cluster: 'near', network: 'net1', role: 'remote', primary: 'main' },
-      { context: 'far', cluster: 'far', network: 'net2', role: 'remote', primary: 'main' },
-    ],
-  },
-  'mixed: two primaries, remotes of one': {
-    meshId: 'mesh1',
-    repoURL: 'https://git.example/mesh.git',
-    clusters: [
-      { context: 'p1', cluster: 'p1', network: 'net1', address: '10.0.0.1' },
-      { context: 'p2', cluster: 'p2', network: 'net2' },
-      { context: 'r1', cluster: 'r1', network: 'net1', role: 'remote', primary: 'p1' },
-      { context: 'r2', cluster: 'r2', network: 'net2', role: 'remote', primary: 'p1' },
-    ],
-  },
-};
+const TOPOLOGIES: Record<string, MeshSpec> = { ...SIDECAR_MESHES };
 
 type Installer = 'helm' | 'sail' | 'operator';
 
-/** Istio's ambient multicluster: multi-primary, multi-network (the beta topology). */
-const AMBIENT: MeshSpec = {
-  meshId: 'mesh1',
-  repoURL: 'https://git.example/mesh.git',
-  clusters: [
-    { context: 'east-1', cluster: 'east-1', network: 'net1' },
-    { context: 'east-2', cluster: 'east-2', network: 'net1' },
-    { context: 'west-1', cluster: 'west-1', network: 'net2' },
-  ],
-};
 type Provider = 'sealed-secrets' | 'external-secrets';
 
 /** Work directories by case, synthesized once and rolled out with both deliveries. */
@@ -84,7 +38,7 @@ for (const installer of ['helm', 'sail', 'operator'] as const) {
 }
 CASES.push({ topology: 'ambient: multi-primary, two networks', installer: 'helm', provider: 'sealed-secrets', revision: '1-30', ambient: true });
 const SIDECAR_TOPOLOGIES = Object.keys(TOPOLOGIES);
-TOPOLOGIES['ambient: multi-primary, two networks'] = AMBIENT;
+TOPOLOGIES['ambient: multi-primary, two networks'] = AMBIENT_MESH;
 for (const topology of SIDECAR_TOPOLOGIES) {
   for (const installer of ['helm', 'sail', 'operator'] as const) {
     for (const provider of ['sealed-secrets', 'external-secrets'] as const) CASES.push({ topology, installer, provider });
