@@ -6,8 +6,7 @@ import { InputError } from './errors';
 import { makeDirs, PRIVATE_DIR_MODE, writeFileAtomic, writePrivateFile } from './fs-util';
 import { withWorkdirLock } from './lock';
 import { CertStore } from './pki';
-import { findContext } from './seal-token';
-import { loadTopology } from './topology/load';
+import { findContext, loadTopology } from './topology/load';
 
 /** Options of `export-ca`. */
 export interface ExportCaOptions {

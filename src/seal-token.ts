@@ -11,9 +11,8 @@ import { Sealer } from './secrets/sealer';
 import { sealRemoteSecret } from './secrets/sealing';
 import type { SealingCert } from './secrets/sealing-cert';
 import { keepToken, normalizeToken } from './secrets/tokens';
-import { loadTopology } from './topology/load';
-import { type Cluster, type Mesh, remoteSecretPeers } from './topology/model';
-import { nearest } from './topology/validate';
+import { findContext, loadTopology } from './topology/load';
+import { type Cluster, remoteSecretPeers } from './topology/model';
 
 /** One token to seal: the kube context whose reader token it is. */
 export interface TokenInput {
@@ -134,18 +133,4 @@ function loadAll(store: SealedStore, clusters: readonly Cluster[]): Map<string, 
   }
   if (problems.length > 0) throw new InputError(problems);
   return out;
-}
-
-/** The cluster of a kube context, or an InputError that suggests the nearest context. */
-export function findContext(mesh: Mesh, context: string): Cluster {
-  const c = mesh.clusters.find((x) => x.context === context);
-  if (c) return c;
-  const names = mesh.clusters.map((x) => x.context);
-  const hint = nearest(context, names);
-  throw new InputError({
-    file: 'command line',
-    path: '--context',
-    message: `${JSON.stringify(context)} is not a context of topology.yaml${hint ? `; did you mean "${hint}"?` : ''}`,
-    fix: `use one of: ${names.join(', ')}`,
-  });
 }

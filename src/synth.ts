@@ -18,7 +18,7 @@ import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { SEALED_DIR, SealedStore } from './secrets/sealed-store';
 import type { Need } from './secrets/sealer';
 import { Sealing } from './secrets/sealing';
-import { type BaseOperator, loadBase, loadTopology, TOPOLOGY_FILE, type Warning } from './topology/load';
+import { type BaseOperator, formatWarning, loadBase, loadTopology, TOPOLOGY_FILE } from './topology/load';
 import { type Cluster, remoteSecretPeers, type SecretStore } from './topology/model';
 
 /** The output directory, relative to the work directory. */
@@ -316,10 +316,6 @@ function loadAllStores(store: SealedStore, clusters: readonly string[]): void {
     }
   }
   if (problems.length > 0) throw new InputError(problems);
-}
-
-function formatWarning(w: Warning): string {
-  return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.path ? `${w.path}: ` : ''}${w.message}`;
 }
 
 export type { BaseOperator, IntermediatePublic, Need };

@@ -14,8 +14,9 @@ import { crdDirectory, SchemaRegistry, type ValidationResult } from './schemas/c
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { loadSealingCert, type SealingCert, sealingCertFix } from './secrets/sealing-cert';
 import { DIST_DIR, runSynth } from './synth';
-import { loadBase, loadTopology, type Warning } from './topology/load';
+import { formatWarning, loadBase, loadTopology } from './topology/load';
 import type { Mesh } from './topology/model';
+import { isRecord } from './util/records';
 
 /** Certificates expiring within this many days are reported unless `warnDays` says otherwise. */
 export const DEFAULT_WARN_DAYS = 30;
@@ -690,10 +691,6 @@ function intermediateDirs(certsDir: string): string[] {
     .sort();
 }
 
-function formatWarning(w: Warning): string {
-  return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.path ? `${w.path}: ` : ''}${w.message}`;
-}
-
 function dedupe(problems: Problem[]): Problem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
@@ -710,10 +707,6 @@ function isoDate(d: Date): string {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isDirectory(p: string): boolean {

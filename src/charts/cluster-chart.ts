@@ -14,6 +14,7 @@ import {
   remotesOf,
   type SecretStore,
 } from '../topology/model';
+import { deepMerge } from '../util/records';
 import { AmbientEastWestGateway } from './ambient-east-west-gateway';
 import { CaCerts, type CaCertsKey } from './ca-certs';
 import { ControlPlane, type ControlPlaneProps } from './control-plane';
@@ -22,7 +23,6 @@ import { EastWestGateway, type EastWestGatewayProps } from './east-west-gateway'
 import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
 import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
-import { deepMerge } from './merge';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
 import { SYNC_WAVE_ANNOTATION, SyncWave, syncWave } from './sync-waves';

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ISTIO_NAMESPACE } from '../topology/model';
+import { deepMerge } from '../util/records';
 import { IstioOperator } from './istio-operator';
-import { deepMerge } from './merge';
 import { SyncWave, syncWave } from './sync-waves';
 
 /** Props of a cluster's control plane install. */

@@ -23,8 +23,8 @@
  * @see https://github.com/istio/istio/blob/1.30.3/operator/pkg/render/manifest.go
  */
 
-import { deepMerge } from '../charts/merge';
 import { ISTIO_NAMESPACE } from '../topology/model';
+import { deepMerge, isRecord as isObject } from '../util/records';
 
 /** Values of a Helm chart (a YAML mapping). */
 export type HelmValues = Record<string, unknown>;
@@ -682,10 +682,6 @@ function samePorts(actual: unknown, expected: readonly { name: string; port: num
 function enabled(comp: unknown, byDefault = true): boolean {
   if (!isObject(comp)) return false;
   return typeof comp.enabled === 'boolean' ? comp.enabled : byDefault;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function isSet(v: unknown): boolean {

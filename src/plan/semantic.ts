@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { Tree } from '../output/tree';
 import { UNSEALED_PLACEHOLDER } from '../secrets/sealer';
+import { isRecord } from '../util/records';
 
 /** One semantic change. */
 export interface PlanChange {
@@ -702,10 +703,6 @@ function get(o: unknown, p: readonly Seg[]): unknown {
 
 function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
-}
-
-function isRecord(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isoDate(d: Date): string {

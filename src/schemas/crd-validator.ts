@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import Ajv2020, { type ErrorObject, type Format, type ValidateFunction } from 'ajv/dist/2020';
 import type { SchemaValidateFunction } from 'ajv/dist/types';
 import * as YAML from 'yaml';
+import { isRecord } from '../util/records';
 
 /** Where the CRD schemas live, or why none was found. */
 export interface CrdDirectory {
@@ -617,10 +618,6 @@ function describe(value: unknown): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function mapValues(obj: Record<string, unknown>, fn: (v: unknown) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};

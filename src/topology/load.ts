@@ -11,6 +11,25 @@ import { YamlSource, type YamlString } from './yaml-source';
 export const TOPOLOGY_FILE = 'topology.yaml';
 export const BASE_FILE = 'base.yaml';
 
+/** A warning as one line: `file:line: path: message`. */
+export function formatWarning(w: Warning): string {
+  return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.path ? `${w.path}: ` : ''}${w.message}`;
+}
+
+/** The cluster of a kube context, or an InputError (for the `--context` option) that suggests the nearest context. */
+export function findContext(mesh: Mesh, context: string): Cluster {
+  const c = mesh.clusters.find((x) => x.context === context);
+  if (c) return c;
+  const names = mesh.clusters.map((x) => x.context);
+  const hint = nearest(context, names);
+  throw new InputError({
+    file: 'command line',
+    path: '--context',
+    message: `${JSON.stringify(context)} is not a context of topology.yaml${hint ? `; did you mean "${hint}"?` : ''}`,
+    fix: `use one of: ${names.join(', ')}`,
+  });
+}
+
 /** A warning about input that works but is probably not what the user meant. */
 export interface Warning {
   readonly file: string;

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { App } from 'cdk8s';
 import { ClusterChart, type SealedRemoteSecret } from '../../src/charts/cluster-chart';
-import { deepMerge } from '../../src/charts/merge';
 import { kubeconfigTemplate, remoteSecretKubeconfig } from '../../src/charts/remote-secret';
 import { parseTopology } from '../../src/topology/load';
 import type { Mesh } from '../../src/topology/model';
+import { deepMerge } from '../../src/util/records';
 
 const CACERTS = { 'ca-cert.pem': 'AgA1', 'ca-key.pem': 'AgA2', 'cert-chain.pem': 'AgA3', 'root-cert.pem': 'AgA4' };
 

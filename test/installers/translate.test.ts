@@ -12,8 +12,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import { Testing } from 'cdk8s';
 import { ControlPlane, type ControlPlaneProps } from '../../src/charts/control-plane';
 import { EastWestGateway, type EastWestGatewayProps } from '../../src/charts/east-west-gateway';
-import { deepMerge } from '../../src/charts/merge';
 import { type HelmValues, sortKeys, translateControlPlane, translateEastWestGateway } from '../../src/installers/translate';
+import { deepMerge } from '../../src/util/records';
 import { CRDS_DIR } from '../helpers/schemas';
 
 /** The spec of the IstioOperator the `operator` installer writes for these props. */

@@ -1,6 +1,9 @@
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** True for a plain mapping (an object that is not an array or null): the one record guard of the code base. */
+export function isRecord(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
 
 /**
  * Merges `overlay` over `base` (as istioctl overlays an IstioOperator): mappings merge key by key,
@@ -9,7 +12,7 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' 
 export function deepMerge(base: Json, overlay: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(overlay)) {
-    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+    out[k] = isRecord(v) && isRecord(out[k]) ? deepMerge(out[k] as Json, v) : v;
   }
   return out;
 }
