@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { diffLines, structuredPatch } from 'diff';
 import { type Document, isMap, isPair, isScalar, type Pair, parse, parseDocument, Scalar, type YAMLMap } from 'yaml';
 import { clip, InputError, type Problem, show } from './errors';
 import { READ_LIMITS, readBounded, writeFileAtomic } from './fs-util';
@@ -715,122 +716,33 @@ function validate(original: string, edited: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Line diff
-
-interface Op {
-  readonly kind: ' ' | '-' | '+';
-  readonly text: string;
-  /** 1-based line in the old text (for ' ' and '-'). */
-  readonly a?: number;
-  /** 1-based line in the new text (for ' ' and '+'). */
-  readonly b?: number;
-}
-
-// A last line without a line break gets this suffix, so that adding the break shows as a change (as in `diff -u`).
-const NO_EOL = '\u0000';
-
-function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  else lines[lines.length - 1] += NO_EOL;
-  return lines;
-}
-
-/** The line operations turning `a` into `b` (common prefix and suffix, then a longest common subsequence). */
-function diffLines(a: readonly string[], b: readonly string[]): Op[] {
-  let pre = 0;
-  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
-  let suf = 0;
-  while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
-  const ma = a.slice(pre, a.length - suf);
-  const mb = b.slice(pre, b.length - suf);
-  const w = mb.length + 1;
-  const lcs = new Uint32Array((ma.length + 1) * w);
-  for (let i = ma.length - 1; i >= 0; i--) {
-    for (let j = mb.length - 1; j >= 0; j--) {
-      lcs[i * w + j] = ma[i] === mb[j] ? lcs[(i + 1) * w + j + 1] + 1 : Math.max(lcs[(i + 1) * w + j], lcs[i * w + j + 1]);
-    }
-  }
-  const ops: Op[] = [];
-  for (let k = 0; k < pre; k++) ops.push({ kind: ' ', text: a[k], a: k + 1, b: k + 1 });
-  let i = 0;
-  let j = 0;
-  while (i < ma.length || j < mb.length) {
-    if (i < ma.length && j < mb.length && ma[i] === mb[j]) {
-      ops.push({ kind: ' ', text: ma[i], a: pre + i + 1, b: pre + j + 1 });
-      i++;
-      j++;
-    } else if (i < ma.length && (j === mb.length || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])) {
-      ops.push({ kind: '-', text: ma[i], a: pre + i + 1 });
-      i++;
-    } else {
-      ops.push({ kind: '+', text: mb[j], b: pre + j + 1 });
-      j++;
-    }
-  }
-  for (let k = 0; k < suf; k++) {
-    ops.push({ kind: ' ', text: a[a.length - suf + k], a: a.length - suf + k + 1, b: b.length - suf + k + 1 });
-  }
-  return ops;
-}
+// Line diff (jsdiff)
 
 /** New line number → old line number, for the lines the edit kept. */
 function lineMap(original: string, edited: string): Map<number, number> {
   const map = new Map<number, number>();
-  for (const op of diffLines(splitLines(original), splitLines(edited))) if (op.kind === ' ') map.set(op.b!, op.a!);
+  let a = 1;
+  let b = 1;
+  for (const part of diffLines(original, edited)) {
+    const n = part.count ?? 0;
+    if (!part.added && !part.removed) for (let k = 0; k < n; k++) map.set(b + k, a + k);
+    if (!part.added) a += n;
+    if (!part.removed) b += n;
+  }
   return map;
 }
 
 /**
- * A unified diff (3 lines of context) of two texts; empty when they are equal. `display` may shorten a line for reading.
+ * A unified diff (3 lines of context, as `diff -u`) of two texts; empty when they are equal. `display` may shorten a
+ * line for reading.
  */
 export function unifiedDiff(before: string, after: string, fromName: string, toName: string, display: (line: string) => string = (l) => l): string {
   if (before === after) return '';
-  const ops = diffLines(splitLines(before), splitLines(after));
-  const context = 3;
+  const patch = structuredPatch(fromName, toName, before, after, undefined, undefined, { context: 3 });
   const out = [`--- ${fromName}`, `+++ ${toName}`];
-  let k = 0;
-  while (k < ops.length) {
-    if (ops[k].kind === ' ') {
-      k++;
-      continue;
-    }
-    const start = Math.max(0, k - context);
-    let end = k;
-    // One hunk while the next change is within 2 × context unchanged lines.
-    for (;;) {
-      while (end < ops.length && ops[end].kind !== ' ') end++;
-      let next = end;
-      while (next < ops.length && ops[next].kind === ' ') next++;
-      if (next < ops.length && next - end <= 2 * context) end = next;
-      else break;
-    }
-    const stop = Math.min(ops.length, end + context);
-    const hunk = ops.slice(start, stop);
-    const aCount = hunk.filter((o) => o.kind !== '+').length;
-    const bCount = hunk.filter((o) => o.kind !== '-').length;
-    // The first line of the hunk in each text; for an empty range, the line before it (as diff -u does).
-    const aStart =
-      hunk.find((o) => o.kind !== '+')?.a ??
-      ops
-        .slice(0, start)
-        .filter((o) => o.kind !== '+')
-        .pop()?.a ??
-      0;
-    const bStart =
-      hunk.find((o) => o.kind !== '-')?.b ??
-      ops
-        .slice(0, start)
-        .filter((o) => o.kind !== '-')
-        .pop()?.b ??
-      0;
-    out.push(`@@ -${aStart},${aCount} +${bStart},${bCount} @@`);
-    for (const o of hunk) {
-      const noEol = o.text.endsWith(NO_EOL);
-      out.push(`${o.kind}${display(noEol ? o.text.slice(0, -1) : o.text)}`);
-      if (noEol) out.push('\\ No newline at end of file');
-    }
-    k = stop;
+  for (const h of patch.hunks) {
+    out.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`);
+    for (const line of h.lines) out.push(line.startsWith('\\') ? line : line[0] + display(line.slice(1)));
   }
   return `${out.join('\n')}\n`;
 }
