@@ -9,6 +9,7 @@ import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/ent
 import { helmValuesFiles } from './installers/argocd-applications';
 import { withWorkdirLock } from './lock';
 import { type Logger, quietLogger } from './log';
+import { README_FILE, ReadmeBuilder } from './output/readme';
 import { renderKustomization, renderManifests } from './output/render';
 import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
 import { type TreeDiff, TreeWriter } from './output/tree';
@@ -194,6 +195,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       collect?.files.set(rel, c);
     },
   };
+  const readme = new ReadmeBuilder({ mesh, tornDown, roots: trust.roots, rotationPhase: trust.phase, intermediates });
   if (tornDown) log.info(`${TEARDOWN_FILE} is present: writing the torn-down tree (delete it and synth to install the mesh again)`);
   try {
     const clusters: Cluster[] = [];
@@ -232,6 +234,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       }
       writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
       stagesOf.set(cluster.name, stages);
+      readme.addCluster(cluster, files, chart.helm, chart.istioctl.keys());
       // The merged IstioOperators: `istioctl install -f` input, listed in no kustomization (nothing applies them).
       for (const [file, object] of chart.istioctl) writer.add(`${dir}/${file}`, renderManifests([object], ISTIOCTL_HEADER));
       if (chart.helm) {
@@ -259,8 +262,9 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       );
     }
     warnings.push(...translationWarnings(helm));
-    for (const [file, content] of gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, stagesOf, helm, warnings, tornDown))
-      writer.add(file, content);
+    const entryPoints = gitopsFiles(new App({ outdir: distRoot }), mesh, clusters, stagesOf, helm, warnings, tornDown);
+    for (const [file, content] of entryPoints) writer.add(file, content);
+    writer.add(README_FILE, readme.render(entryPoints));
 
     // 4. Compare or write: sealed/ first (dist/ is derived from it), then the swap of dist/. With external-secrets
     // nothing is sealed: stale files of sealed/ are removed.

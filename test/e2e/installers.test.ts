@@ -33,7 +33,7 @@ async function withInstaller(installer: string): Promise<string> {
 function allObjects(dir: string): { file: string; obj: any }[] {
   const out: { file: string; obj: any }[] = [];
   for (const [f] of hashTree(path.join(dir, 'dist'))) {
-    if (f.endsWith('kustomization.yaml') || (f.includes('/helm/') && f.startsWith('clusters/'))) continue;
+    if (f.endsWith('kustomization.yaml') || (f.includes('/helm/') && f.startsWith('clusters/')) || !f.endsWith('.yaml')) continue;
     for (const obj of docs(path.join(dir, 'dist', f))) out.push({ file: f, obj });
   }
   return out;

@@ -16,6 +16,8 @@ test('the torn-down tree: manifests and chart installs dropped, every kustomizat
   assert.equal(tornDownFile('argocd/applicationset.yaml', 'appset'), 'appset');
   assert.deepEqual(res(tornDownFile('argocd/kustomization.yaml', k(['applicationset.yaml']))), ['applicationset.yaml']);
   assert.equal(tornDownFile('flux/a/kustomizations.yaml', 'ks'), 'ks');
+  // dist/README.md stays: synth renders it for the torn-down mesh (no object listed, the mesh marked torn down).
+  assert.equal(tornDownFile('README.md', 'readme'), 'readme');
   for (const d of ['control-plane', 'gateway']) {
     assert.equal(tornDownFile(`flux/a/${d}/releases.yaml`, 'x'), undefined, 'the HelmReleases go: Flux prunes (uninstalls) them');
     assert.deepEqual(res(tornDownFile(`flux/a/${d}/kustomization.yaml`, k(['releases.yaml']))), []);

@@ -153,7 +153,9 @@ describe('meshgen rotate-root: add → switch → finish → done', () => {
     assert.deepEqual(diff.removed, []);
     const dist = [...diff.added, ...diff.changed].filter((f) => f.startsWith('dist/'));
     for (const c of CLUSTERS) assert.ok(dist.includes(`dist/clusters/${c}/secrets/cacerts.yaml`), c);
-    for (const f of dist) assert.ok(/^dist\/clusters\/[^/]+\/secrets\/cacerts\.yaml$/.test(f) || CONTROL_PLANE_FILES.test(f), f);
+    assert.ok(dist.includes('dist/README.md'), 'the trust chain shows the next root');
+    for (const f of dist)
+      assert.ok(/^dist\/clusters\/[^/]+\/secrets\/cacerts\.yaml$/.test(f) || CONTROL_PLANE_FILES.test(f) || f === 'dist/README.md', f);
 
     await t.test('a workload certificate of the old intermediate verifies against the bundle', { skip: NO_OPENSSL }, () => {
       const v = opensslVerify(bundles.add, oldLeaf, oldChain);
@@ -292,7 +294,8 @@ describe('meshgen rotate-root: add → switch → finish → done', () => {
     const diff = treeDiff(before, hashTree(dir));
     assert.deepEqual(diff.added, []);
     assert.deepEqual(diff.removed, ['certs/rotation.yaml']);
-    for (const f of diff.changed) assert.match(f, CONTROL_PLANE_FILES);
+    // dist/README.md: the trust chain no longer names a rotation phase.
+    for (const f of diff.changed) if (f !== 'dist/README.md') assert.match(f, CONTROL_PLANE_FILES);
     checkPhase('none', newRoot, { skip: NO_OPENSSL });
     const status = await rotateRoot();
     assert.match(status.stdout, /no root rotation in progress/);

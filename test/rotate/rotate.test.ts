@@ -59,6 +59,7 @@ describe('meshgen rotate --cluster', () => {
         'certs/cluster-east-1/ca-cert.pem',
         'certs/cluster-east-1/ca-key.pem',
         'certs/cluster-east-1/cert-chain.pem',
+        'dist/README.md', // the trust chain: the new intermediate's fingerprint
         'dist/clusters/cluster-east-1/secrets/cacerts.yaml',
         'sealed/cluster-east-1.yaml',
       ],
