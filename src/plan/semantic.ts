@@ -83,8 +83,17 @@ export function semanticChanges(oldTree: Tree, newTree: Tree, expiryOf: ExpiryOf
       out.some((c) => c.subject === 'argocd'),
     ),
   );
+  // dist/README.md documents the rest: it changes with it, and is named only when nothing else changed.
+  if (out.length === 0 && oldTree.get(README_FILE) !== newTree.get(README_FILE)) {
+    out.push(
+      ...fileChanges(undefined, new Map([[README_FILE, oldTree.get(README_FILE) ?? '']]), new Map([[README_FILE, newTree.get(README_FILE) ?? '']])),
+    );
+  }
   return out;
 }
+
+/** The generated documentation of dist/ (see src/output/readme.ts). */
+const README_FILE = 'README.md';
 
 /** The cluster a file of dist/ belongs to (`clusters/<c>/...`, `flux/<c>/...`); undefined for mesh-wide files. */
 function groupOf(rel: string): string | undefined {
@@ -588,7 +597,7 @@ function meshChanges(before: View, after: View, argoReported: boolean): PlanChan
   });
   if (out.length === 0) {
     // A changed ApplicationSet whose changes were reported per cluster (its elements) is no unexplained file.
-    const skip = argoReported ? new Set([...before.argoFiles, ...after.argoFiles]) : new Set<string>();
+    const skip = new Set<string>([README_FILE, ...(argoReported ? [...before.argoFiles, ...after.argoFiles] : [])]);
     const keep = (m: Map<string, string>) => new Map([...m].filter(([f]) => !skip.has(f)));
     out.push(...fileChanges(undefined, keep(before.files), keep(after.files)));
   }

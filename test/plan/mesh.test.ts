@@ -132,7 +132,11 @@ describe('meshgen plan (generated meshes)', () => {
       text: '- remote secret for charlie',
     });
     assert.ok(json.files.removed.includes('dist/clusters/charlie/secrets/cacerts.yaml'));
-    assert.deepEqual(json.files.changed, ['dist/clusters/alpha/secrets/remote-secrets.yaml', 'dist/clusters/bravo/secrets/remote-secrets.yaml']);
+    assert.deepEqual(json.files.changed, [
+      'dist/README.md',
+      'dist/clusters/alpha/secrets/remote-secrets.yaml',
+      'dist/clusters/bravo/secrets/remote-secrets.yaml',
+    ]);
   });
 
   test("changing a cluster's network: istiod values (istiod restart), the gateway and the namespace label", async () => {

@@ -178,7 +178,8 @@ describe('meshgen status', () => {
     ]);
     assert.deepEqual(actions(r.stdout), [
       {
-        problem: 'dist/ or sealed/ is not what synth produces (5 item(s)); run synth where the private keys are, and commit dist/ and sealed/',
+        // sealed/alpha.yaml and charlie.yaml, their remote secrets and dist/README.md (which lists them) are stale.
+        problem: 'dist/ or sealed/ is not what synth produces (6 item(s)); run synth where the private keys are, and commit dist/ and sealed/',
         command: 'npm run synth',
       },
       {
@@ -189,6 +190,7 @@ describe('meshgen status', () => {
     ]);
     const json = JSON.parse((await runCli(['status', '--workdir', dir, '--output', 'json'])).stdout);
     assert.deepEqual(json.dist.stale, [
+      'dist/README.md',
       'dist/clusters/alpha/secrets/kustomization.yaml',
       'dist/clusters/alpha/secrets/remote-secrets.yaml',
       'dist/clusters/charlie/secrets/kustomization.yaml',
