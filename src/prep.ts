@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { InputError } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
 import { withWorkdirLock } from './lock';
-import { CertStore, createRootCa } from './pki';
+import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
 
@@ -14,6 +14,12 @@ export interface PrepOptions {
   readonly org: string;
   /** Replace an existing root CA. */
   readonly force?: boolean;
+  /**
+   * Key algorithm of the root CA; also written as `pki.keyAlgorithm` into a new topology.yaml (new intermediates).
+   * @default 'rsa-4096'
+   */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /** RSA key size of the root CA (`rsa-4096` only). */
   readonly keySize?: number;
   readonly days?: number;
 }
@@ -23,6 +29,8 @@ export interface PrepResult {
   readonly created: string[];
   readonly kept: string[];
   readonly warnings: string[];
+  /** Information that needs no action. */
+  readonly notes: string[];
 }
 
 /** Lines prep makes sure .gitignore has: private keys and kept tokens never reach git. */
@@ -96,7 +104,7 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     kept.push('certs/root-cert.pem');
     if (store.hasRootKey()) kept.push('certs/root-key.pem');
   } else {
-    const root = await createRootCa({ org: opts.org, keySize: opts.keySize, days: opts.days });
+    const root = await createRootCa({ org: opts.org, keyAlgorithm: opts.keyAlgorithm, keySize: opts.keySize, days: opts.days });
     // The private key is written only where .gitignore keeps it out of git.
     gitignoreAdded = ensureGitignore(workdir, GITIGNORE_LINES);
     store.writeRoot(root);
@@ -118,14 +126,27 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     }
   };
   writeIfAbsent(BASE_FILE, baseTemplate());
-  writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH)));
+  const notes: string[] = [];
+  const keyAlgorithm = opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
+  if (fs.existsSync(path.join(workdir, TOPOLOGY_FILE))) {
+    kept.push(TOPOLOGY_FILE);
+    if (keyAlgorithm !== DEFAULT_KEY_ALGORITHM && created.includes('certs/root-cert.pem')) {
+      notes.push(`${TOPOLOGY_FILE} was kept: set pki.keyAlgorithm: ${keyAlgorithm} there for new intermediate CAs to use it too`);
+    }
+  } else {
+    writeFileAtomic(
+      path.join(workdir, TOPOLOGY_FILE),
+      topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH), { keyAlgorithm }),
+    );
+    created.push(TOPOLOGY_FILE);
+  }
 
   // .gitignore: append the lines that are missing (done already when the root key was written).
   gitignoreAdded ??= ensureGitignore(workdir, GITIGNORE_LINES);
   if (gitignoreAdded.length === 0) kept.push('.gitignore');
   else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
   else created.push('.gitignore');
-  return { created, kept, warnings };
+  return { created, kept, warnings, notes };
 }
 
 function baseTemplate(): string {
@@ -149,7 +170,23 @@ spec:
 `;
 }
 
-function topologyTemplate(meshId: string, org: string, schema: string): string {
+function topologyTemplate(meshId: string, org: string, schema: string, extra: { keyAlgorithm: KeyAlgorithm }): string {
+  const pki =
+    extra.keyAlgorithm === DEFAULT_KEY_ALGORITHM
+      ? [
+          "# New CA keys: rsa-4096 (default, as Istio's tools/certs/common.mk), ecdsa-p256 or ecdsa-p384 (much faster):",
+          '# pki:',
+          '#   keyAlgorithm: ecdsa-p256',
+        ]
+      : [
+          '# New CA keys (intermediates, and the root of a rotation): rsa-4096, ecdsa-p256 or ecdsa-p384.',
+          'pki:',
+          `  keyAlgorithm: ${extra.keyAlgorithm}`,
+        ];
+  return topologyText(meshId, org, schema, pki.join('\n'));
+}
+
+function topologyText(meshId: string, org: string, schema: string, settings: string): string {
   return `# yaml-language-server: $schema=${schema}
 # topology.yaml: the clusters (kube contexts) of the mesh and their networks.
 # Example, the mesh of Istio's original "Simplified Multicluster Install":
@@ -169,6 +206,7 @@ function topologyTemplate(meshId: string, org: string, schema: string): string {
 # See the README's topology reference.
 mesh_id: ${meshId}
 org: ${JSON.stringify(org)}
+${settings}
 contexts:
 # add your clusters here
 `;

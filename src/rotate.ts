@@ -20,6 +20,7 @@ import {
   createRootCa,
   type IntermediateCaFiles,
   issuingRootIndex,
+  type KeyAlgorithm,
   keyMatches,
   NEXT_ROOT_CERT_FILE,
   NEXT_ROOT_DIR,
@@ -75,7 +76,8 @@ export interface RotateOptions {
   /** The clusters whose intermediate expires within this many days (0: the expired ones). */
   readonly expiringWithinDays?: number;
   /**
-   * RSA key size of the new intermediates.
+   * RSA key size of the new intermediates, when `pki.keyAlgorithm` of topology.yaml is `rsa-4096` (the default; the
+   * new intermediates are of that algorithm, whatever the old ones were).
    * @default 4096
    */
   readonly caKeySize?: number;
@@ -189,7 +191,15 @@ async function rotateIntermediatesLocked(opts: RotateOptions): Promise<RotateRes
   const fresh = await Promise.all(
     selected.map(async (c) => {
       const org = organisationOf(readCaCert(workdir, c.name)) ?? mesh.org ?? organisationOf(signer.certPem) ?? 'Istio';
-      const made = await createIntermediateCa({ org, cluster: c.name, root: issuer, keySize: opts.caKeySize, days: opts.caDays, now });
+      const made = await createIntermediateCa({
+        org,
+        cluster: c.name,
+        root: issuer,
+        keyAlgorithm: mesh.pki.keyAlgorithm,
+        keySize: opts.caKeySize,
+        days: opts.caDays,
+        now,
+      });
       return { cluster: c.name, files: checked(c.name, { ...made, rootCertPem: trust.rootBundlePem }) };
     }),
   );
@@ -217,7 +227,8 @@ export interface RotateRootOptions {
   readonly workdir: string;
   readonly step: RootRotationStep;
   /**
-   * RSA key size of the new root (`add`).
+   * RSA key size of the new root (`add`), when `pki.keyAlgorithm` of topology.yaml is `rsa-4096` (the default: the new
+   * root and the intermediates of `switch` are of that algorithm, whatever the old root's is).
    * @default 4096
    */
   readonly keySize?: number;
@@ -292,7 +303,7 @@ async function rotateRootLocked(opts: RotateRootOptions): Promise<RotateRootResu
   const run = async (): Promise<Omit<RotateRootResult, 'clusters' | 'provider'>> => {
     switch (opts.step) {
       case 'add':
-        return rotateRootAdd(workdir, store, state, withCa, opts);
+        return rotateRootAdd(workdir, store, state, withCa, { ...opts, keyAlgorithm: mesh.pki.keyAlgorithm });
       case 'switch':
         return rotateRootSwitch(workdir, mesh, store, state, withCa, opts);
       case 'finish':
@@ -326,7 +337,7 @@ async function rotateRootAdd(
   store: CertStore,
   state: RotationState | undefined,
   clusters: string[],
-  opts: RotateRootOptions,
+  opts: RotateRootOptions & { readonly keyAlgorithm: KeyAlgorithm },
 ): Promise<StepResult> {
   if (state?.phase === 'switch') throw outOfOrder('add', state, 'the intermediates are already issued by the new root');
   if (state?.phase === 'finish') assertFinishComplete(workdir); // the previous rotation must be complete before a new one starts
@@ -366,7 +377,7 @@ async function rotateRootAdd(
   } else {
     if (state?.phase === 'add') trustBundleFor(workdir); // reports the missing new root
     const org = organisationOf(oldPem) ?? 'Istio';
-    const created = await createRootCa({ org, keySize: opts.keySize, days: opts.days, now: opts.now });
+    const created = await createRootCa({ org, keyAlgorithm: opts.keyAlgorithm, keySize: opts.keySize, days: opts.days, now: opts.now });
     writePrivateFile(path.join(workdir, NEXT_ROOT_KEY_FILE), created.keyPem);
     fs.chmodSync(path.join(workdir, NEXT_ROOT_DIR), PRIVATE_DIR_MODE);
     writeFileAtomic(path.join(workdir, NEXT_ROOT_CERT_FILE), created.certPem, 0o644, PRIVATE_DIR_MODE);
@@ -427,7 +438,15 @@ async function rotateRootSwitch(
   const fresh = await Promise.all(
     todo.map(async (cluster) => {
       const org = organisationOf(readCaCert(workdir, cluster)) ?? mesh.org ?? organisationOf(newPem) ?? 'Istio';
-      const made = await createIntermediateCa({ org, cluster, root: issuer, keySize: opts.caKeySize, days: opts.caDays, now: opts.now });
+      const made = await createIntermediateCa({
+        org,
+        cluster,
+        root: issuer,
+        keyAlgorithm: mesh.pki.keyAlgorithm,
+        keySize: opts.caKeySize,
+        days: opts.caDays,
+        now: opts.now,
+      });
       return { cluster, files: checked(cluster, { ...made, rootCertPem: bundle }) };
     }),
   );

@@ -34,7 +34,7 @@ export interface SynthOptions {
   /** Fail (rather than warn) when remote secrets are omitted because tokens are not sealed yet. */
   readonly strict?: boolean;
   /**
-   * RSA key size of intermediate CAs created by this run.
+   * RSA key size of intermediate CAs created by this run (with `pki.keyAlgorithm: rsa-4096`, the default).
    * @default 4096
    */
   readonly caKeySize?: number;
@@ -126,6 +126,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
     {
       org,
+      keyAlgorithm: mesh.pki.keyAlgorithm,
       keySize: opts.caKeySize,
       days: opts.caDays,
       allowCreate: !noWork,
@@ -247,7 +248,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         // Private keys are written only where .gitignore keeps them out of git.
         ensureGitignore(workdir, GITIGNORE_LINES);
         for (const [cluster, files] of pending) certStore.writeIntermediate(cluster, files);
-        log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
+        log.info(`created intermediate CAs (${mesh.pki.keyAlgorithm} keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
       }
       // Leftovers of a killed run (a temporary file may hold a private key); this run's pending stores stay.
       removeStaleTempFiles(workdir, new Set(), 0); // .gitignore, teardown.yaml

@@ -55,7 +55,7 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
         .option('cluster', { type: 'string', array: true, describe: 'Cluster name or kube context (repeatable)' })
         .option('all', { type: 'boolean', default: false, describe: 'Every cluster that has an intermediate CA' })
         .option('expiring-within', { type: 'number', describe: 'The clusters whose intermediate CA expires within DAYS days' })
-        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new intermediate CAs' })
+        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new intermediate CAs (pki.keyAlgorithm rsa-4096)' })
         .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of the new intermediate CAs' })
         // Thrown as InputError: main's yargs fail handler rethrows it, so it exits 2 with this message.
         .check((args) => {
@@ -128,9 +128,13 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
           choices: [...ROOT_ROTATION_STEPS],
           describe: 'The step to run; without it, show where the rotation stands',
         })
-        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new root (add)' })
+        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new root (add; pki.keyAlgorithm rsa-4096)' })
         .option('days', { type: 'number', default: 3650, describe: 'Validity (days) of the new root (add)' })
-        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the intermediates issued from the new root (switch)' })
+        .option('ca-key-size', {
+          type: 'number',
+          default: 4096,
+          describe: 'RSA key size of the intermediates issued from the new root (switch; pki.keyAlgorithm rsa-4096)',
+        })
         .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of the intermediates issued from the new root (switch)' })
         .example('$0 rotate-root --phase add && npm run synth', '1. every cluster trusts the old and the new root (commit, wait)')
         .example('$0 rotate-root --phase switch && npm run synth', '2. intermediates from the new root (commit, wait)')

@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
-import type { Cluster, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
+import { DEFAULT_KEY_ALGORITHM } from '../pki/keys';
+import type { Cluster, Installer, KeyAlgorithm, Mesh, Role, SecretStore, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource } from './yaml-source';
@@ -45,6 +46,7 @@ interface RawTopology {
     generator?: 'list' | 'clusters';
     fluxSource?: string;
   };
+  pki?: { keyAlgorithm?: KeyAlgorithm };
   contexts: Record<string, RawContext> | null;
 }
 
@@ -226,6 +228,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
       generator: raw.gitops?.generator ?? 'list',
       fluxSource: raw.gitops?.fluxSource ?? 'flux-system',
     }),
+    pki: Object.freeze({ keyAlgorithm: raw.pki?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM }),
     clusters: Object.freeze(clusters),
     networks: Object.freeze([...new Set(clusters.map((c) => c.network))].sort()),
   });
