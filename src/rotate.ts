@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
 import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
 import { withWorkdirLock } from './lock';
+import { type Logger, progressCounter } from './log';
 import {
   CERTS_DIR,
   CertStore,
@@ -88,6 +89,8 @@ export interface RotateOptions {
   readonly caDays?: number;
   /** The current time (expiry selection, start of validity). */
   readonly now?: Date;
+  /** Progress of the key generation (on a TTY). */
+  readonly log?: Logger;
 }
 
 /** One cluster whose intermediate `rotate` replaced. */
@@ -188,6 +191,7 @@ async function rotateIntermediatesLocked(opts: RotateOptions): Promise<RotateRes
   if (signer.keyPem === undefined) throw new InputError(missingSignerKey(signer.keyFile, 'a new intermediate CA is signed with the root key'));
   const issuer = { certPem: signer.certPem, keyPem: signer.keyPem };
 
+  const progress = counting(opts.log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`, selected.length);
   const fresh = await Promise.all(
     selected.map(async (c) => {
       const org = organisationOf(readCaCert(workdir, c.name)) ?? mesh.org ?? organisationOf(signer.certPem) ?? 'Istio';
@@ -200,6 +204,7 @@ async function rotateIntermediatesLocked(opts: RotateOptions): Promise<RotateRes
         days: opts.caDays,
         now,
       });
+      progress();
       return { cluster: c.name, files: checked(c.name, { ...made, rootCertPem: trust.rootBundlePem }) };
     }),
   );
@@ -248,6 +253,8 @@ export interface RotateRootOptions {
    */
   readonly caDays?: number;
   readonly now?: Date;
+  /** Progress of the key generation (on a TTY). */
+  readonly log?: Logger;
 }
 
 /** What {@link rotateRoot} did. */
@@ -435,6 +442,7 @@ async function rotateRootSwitch(
   });
 
   const issuer = { certPem: signer.certPem, keyPem: signer.keyPem };
+  const progress = counting(opts.log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`, todo.length);
   const fresh = await Promise.all(
     todo.map(async (cluster) => {
       const org = organisationOf(readCaCert(workdir, cluster)) ?? mesh.org ?? organisationOf(newPem) ?? 'Istio';
@@ -447,6 +455,7 @@ async function rotateRootSwitch(
         days: opts.caDays,
         now: opts.now,
       });
+      progress();
       return { cluster, files: checked(cluster, { ...made, rootCertPem: bundle }) };
     }),
   );
@@ -568,6 +577,15 @@ function rotateRootDone(workdir: string, store: CertStore, state: RotationState 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------------------------
+
+/** A step counter over {@link progressCounter}: reports 0/total at once, then one step per call. */
+function counting(log: Logger | undefined, label: string, total: number): () => void {
+  if (log === undefined || total === 0) return () => {};
+  const report = progressCounter(log, label);
+  let done = 0;
+  report(0, total);
+  return () => report(++done, total);
+}
 
 /** After `finish`: the root swap is complete and `certs/_next/` is gone. */
 function assertFinishComplete(workdir: string): void {

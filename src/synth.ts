@@ -7,7 +7,7 @@ import { ensureGitignore, removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
 import { helmValuesFiles } from './installers/argocd-applications';
 import { withWorkdirLock } from './lock';
-import { type Logger, quietLogger } from './log';
+import { type Logger, progressCounter, quietLogger } from './log';
 import { renderKustomization, renderManifests } from './output/render';
 import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
 import { type TreeDiff, TreeWriter } from './output/tree';
@@ -131,7 +131,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       days: opts.caDays,
       allowCreate: !noWork,
       write: false,
-      onProgress: (done, total) => log.progress(`creating intermediate CAs: ${done}/${total}`),
+      onProgress: progressCounter(log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`),
     },
   );
   const trust = trustBundleFor(workdir);
@@ -162,7 +162,9 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     const clusters: Cluster[] = [];
     const helm = new Map<string, ClusterHelm>();
     const stagesOf = new Map<string, readonly Stage[]>();
-    for (const cluster of mesh.clusters) {
+    const progress = progressCounter(log, sealing ? 'sealing secrets and writing clusters' : 'writing clusters');
+    for (const [i, cluster] of mesh.clusters.entries()) {
+      progress(i, mesh.clusters.length, sealing ? `${sealing.sealed.toLocaleString('en-US')} values sealed` : undefined);
       const secrets: ClusterSecrets | undefined = sealing
         ? sealing.secretsOf(cluster)
         : {
@@ -202,6 +204,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         for (const [file, content] of helmValuesFiles(chart.helm)) writer.add(`${dir}/${file}`, content);
       }
     }
+    progress(mesh.clusters.length, mesh.clusters.length);
     if (sealing) warnings.push(...sealing.finish(opts.strict));
     if (noServer.size > 0) {
       warnings.push(

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError, type Problem } from '../errors';
+import { streamLogger } from '../log';
 import { NEXT_ROOT_CERT_FILE, ROTATION_FILE, type RotationPhase } from '../pki';
 import { ROOT_ROTATION_STEPS, type RootRotationStep, rootRotationStatus, rotateIntermediates, rotateRoot } from '../rotate';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
@@ -68,6 +69,7 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
     handler: async (args) => {
       const workdir = workdirOf(args);
       checkCaOptions({ 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
+      const log = streamLogger(io.stderr);
       const r = await rotateIntermediates({
         workdir,
         clusters: args.cluster?.map(String),
@@ -75,7 +77,8 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
         expiringWithinDays: args['expiring-within'],
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
-      });
+        log,
+      }).finally(() => log.progress(''));
       for (const s of r.skipped) io.stdout.write(`skipped  ${s.cluster}: ${s.why}\n`);
       if (r.rotated.length === 0) {
         io.stdout.write(
@@ -154,6 +157,7 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
         return;
       }
       checkCaOptions({ 'key-size': args['key-size'], days: args.days, 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
+      const log = streamLogger(io.stderr);
       const r = await rotateRoot({
         workdir,
         step: args.phase,
@@ -161,7 +165,8 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
         days: args.days,
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
-      });
+        log,
+      }).finally(() => log.progress(''));
       const out: string[] = [];
       switch (r.step) {
         case 'add':

@@ -43,7 +43,7 @@ export function synthCommand(io: Ctx): CommandModule<GlobalArgs, SynthArgs> {
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
         log,
-      });
+      }).finally(() => log.progress('')); // a run that fails mid-way leaves no progress line before its error
       const { added, changed, removed } = result.diff;
       if (args.check) {
         if (isClean(result.diff)) {
