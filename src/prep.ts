@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
+import { originRemote } from './git-remote';
 import { withWorkdirLock } from './lock';
 import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
@@ -22,6 +23,12 @@ export interface PrepOptions {
   /** RSA key size of the root CA (`rsa-4096` only). */
   readonly keySize?: number;
   readonly days?: number;
+  /**
+   * Fill `gitops.repoURL` of a new topology.yaml from `git remote get-url origin` (when it is an https or ssh URL
+   * without credentials).
+   * @default true
+   */
+  readonly gitRemote?: boolean;
 }
 
 /** What prep did. */
@@ -29,7 +36,7 @@ export interface PrepResult {
   readonly created: string[];
   readonly kept: string[];
   readonly warnings: string[];
-  /** Information that needs no action. */
+  /** Information that needs no action (e.g. where `gitops.repoURL` came from). */
   readonly notes: string[];
 }
 
@@ -134,9 +141,24 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
       notes.push(`${TOPOLOGY_FILE} was kept: set pki.keyAlgorithm: ${keyAlgorithm} there for new intermediate CAs to use it too`);
     }
   } else {
+    // The Git remote is read here, once, into the file: synth never reads Git, so CI and a laptop agree.
+    const origin = opts.gitRemote === false ? undefined : originRemote(workdir);
+    let gitops: { repoURL: string; path?: string } | undefined;
+    if (origin?.url !== undefined) {
+      gitops = { repoURL: origin.url };
+      if (origin.prefix !== '' && !origin.prefix.startsWith('.')) gitops.path = `${origin.prefix.replace(/\/+$/, '')}/dist`;
+      notes.push(
+        `${TOPOLOGY_FILE}: gitops.repoURL is ${origin.url} (git remote get-url origin)${gitops.path ? `, gitops.path ${gitops.path}` : ''}; ` +
+          'change it there if Argo CD reads another URL',
+      );
+    } else if (origin?.skipped !== undefined) {
+      notes.push(
+        `${TOPOLOGY_FILE}: the URL of git remote origin was not copied into gitops.repoURL (${origin.skipped}); set gitops.repoURL by hand for the Argo CD ApplicationSet`,
+      );
+    }
     writeFileAtomic(
       path.join(workdir, TOPOLOGY_FILE),
-      topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH), { keyAlgorithm }),
+      topologyTemplate(opts.meshId, opts.org, path.relative(workdir, SCHEMA_PATH), { keyAlgorithm, gitops }),
     );
     created.push(TOPOLOGY_FILE);
   }
@@ -170,7 +192,24 @@ spec:
 `;
 }
 
-function topologyTemplate(meshId: string, org: string, schema: string, extra: { keyAlgorithm: KeyAlgorithm }): string {
+function topologyTemplate(
+  meshId: string,
+  org: string,
+  schema: string,
+  extra: { keyAlgorithm: KeyAlgorithm; gitops?: { repoURL: string; path?: string } },
+): string {
+  const gitops = extra.gitops
+    ? [
+        '# Where Argo CD reads this repository (from `git remote get-url origin` at prep time; synth never reads Git):',
+        'gitops:',
+        `  repoURL: ${JSON.stringify(extra.gitops.repoURL)}`,
+        ...(extra.gitops.path ? [`  path: ${JSON.stringify(extra.gitops.path)}`] : []),
+      ]
+    : [
+        '# The Argo CD ApplicationSet (dist/argocd/) needs the URL of this repository, e.g. `git remote get-url origin`:',
+        '# gitops:',
+        '#   repoURL: https://github.com/<owner>/<repo>.git',
+      ];
   const pki =
     extra.keyAlgorithm === DEFAULT_KEY_ALGORITHM
       ? [
@@ -183,7 +222,7 @@ function topologyTemplate(meshId: string, org: string, schema: string, extra: { 
           'pki:',
           `  keyAlgorithm: ${extra.keyAlgorithm}`,
         ];
-  return topologyText(meshId, org, schema, pki.join('\n'));
+  return topologyText(meshId, org, schema, [...gitops, ...pki].join('\n'));
 }
 
 function topologyText(meshId: string, org: string, schema: string, settings: string): string {
