@@ -161,7 +161,7 @@ class Validation {
         if (info.keyAlgorithm === undefined) {
           this.problems.push({
             file: rootFile,
-            message: `the root CA has a ${info.keyDescription} key; meshgen signs intermediates with RSA or ECDSA P-256 / P-384 keys only`,
+            message: `the root CA's key (${info.keyDescription}) is not one meshgen signs with: RSA or ECDSA P-256 / P-384 keys only`,
             fix: 'create a root with `meshgen prep --force [--key-algorithm ecdsa-p256]` (every intermediate must then be reissued)',
           });
         }

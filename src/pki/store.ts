@@ -478,7 +478,7 @@ export class CertStore {
       if (key && keyAlgorithmOf(key) === undefined) {
         problems.push({
           file: keyFile,
-          message: `is a ${describeKey(key)} key; meshgen signs intermediates with RSA or ECDSA P-256 / P-384 keys only`,
+          message: `holds a key meshgen cannot sign with (${describeKey(key)}); meshgen signs intermediates with RSA or ECDSA P-256 / P-384 keys only`,
           fix: restore,
         });
       } else if (key && !(cert instanceof Error) && !keyMatches(cert, key)) {

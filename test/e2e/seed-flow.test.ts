@@ -67,7 +67,10 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
       assert.equal(parse(topology).gitops?.repoURL, origin, topology);
       assert.match(r.stderr, /note: topology\.yaml: gitops\.repoURL is https:\/\/git\.example\.com\/demo\/mesh\.git \(git remote get-url origin\)/);
     } else {
-      fs.writeFileSync(path.join(dir, 'topology.yaml'), topology.replace('\ncontexts:', '\ngitops:\n  repoURL: https://git.example.com/demo/mesh.git\ncontexts:'));
+      fs.writeFileSync(
+        path.join(dir, 'topology.yaml'),
+        topology.replace('\ncontexts:', '\ngitops:\n  repoURL: https://git.example.com/demo/mesh.git\ncontexts:'),
+      );
     }
     for (const f of ['certs/root-cert.pem', 'certs/root-key.pem', 'base.yaml', 'topology.yaml', '.gitignore']) {
       assert.ok(fs.existsSync(path.join(dir, f)), `${f} was created`);
