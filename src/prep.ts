@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parse } from 'yaml';
 import { InputError } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
 import { originRemote } from './git-remote';
 import { withWorkdirLock } from './lock';
-import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from './pki';
+import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
 
@@ -17,7 +18,7 @@ export interface PrepOptions {
   readonly force?: boolean;
   /**
    * Key algorithm of the root CA; also written as `pki.keyAlgorithm` into a new topology.yaml (new intermediates).
-   * @default 'rsa-4096'
+   * @default - `pki.keyAlgorithm` of an existing topology.yaml (a root replaced with `force`), else 'rsa-4096'
    */
   readonly keyAlgorithm?: KeyAlgorithm;
   /** RSA key size of the root CA (`rsa-4096` only). */
@@ -97,6 +98,7 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   // A prep killed between the root key and its certificate: complete it (the key is the one of that certificate).
   store.resumeRootWrite();
   const hasRoot = fs.existsSync(path.join(workdir, 'certs', 'root-cert.pem'));
+  const keyAlgorithm = opts.keyAlgorithm ?? configuredKeyAlgorithm(workdir) ?? DEFAULT_KEY_ALGORITHM;
   if (!hasRoot && store.hasRootKey() && !opts.force) {
     throw new InputError({
       file: 'certs/root-key.pem',
@@ -111,7 +113,7 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     kept.push('certs/root-cert.pem');
     if (store.hasRootKey()) kept.push('certs/root-key.pem');
   } else {
-    const root = await createRootCa({ org: opts.org, keyAlgorithm: opts.keyAlgorithm, keySize: opts.keySize, days: opts.days });
+    const root = await createRootCa({ org: opts.org, keyAlgorithm, keySize: opts.keySize, days: opts.days });
     // The private key is written only where .gitignore keeps it out of git.
     gitignoreAdded = ensureGitignore(workdir, GITIGNORE_LINES);
     store.writeRoot(root);
@@ -134,10 +136,9 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   };
   writeIfAbsent(BASE_FILE, baseTemplate());
   const notes: string[] = [];
-  const keyAlgorithm = opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
   if (fs.existsSync(path.join(workdir, TOPOLOGY_FILE))) {
     kept.push(TOPOLOGY_FILE);
-    if (keyAlgorithm !== DEFAULT_KEY_ALGORITHM && created.includes('certs/root-cert.pem')) {
+    if (keyAlgorithm !== (configuredKeyAlgorithm(workdir) ?? DEFAULT_KEY_ALGORITHM) && created.includes('certs/root-cert.pem')) {
       notes.push(`${TOPOLOGY_FILE} was kept: set pki.keyAlgorithm: ${keyAlgorithm} there for new intermediate CAs to use it too`);
     }
   } else {
@@ -169,6 +170,17 @@ async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
   else created.push('.gitignore');
   return { created, kept, warnings, notes };
+}
+
+/** `pki.keyAlgorithm` of an existing topology.yaml, when it is readable and valid (prep runs on unfinished files too). */
+function configuredKeyAlgorithm(workdir: string): KeyAlgorithm | undefined {
+  try {
+    const doc = parse(fs.readFileSync(path.join(workdir, TOPOLOGY_FILE), 'utf8')) as { pki?: { keyAlgorithm?: unknown } } | null;
+    const value = doc?.pki?.keyAlgorithm;
+    return typeof value === 'string' && (KEY_ALGORITHMS as readonly string[]).includes(value) ? (value as KeyAlgorithm) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function baseTemplate(): string {

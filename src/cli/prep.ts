@@ -9,7 +9,7 @@ interface PrepArgs extends GlobalArgs {
   readonly 'mesh-id'?: string;
   readonly org?: string;
   readonly force: boolean;
-  readonly 'key-algorithm': KeyAlgorithm;
+  readonly 'key-algorithm'?: KeyAlgorithm;
   readonly 'key-size': number;
   readonly days: number;
 }
@@ -27,8 +27,7 @@ export function prepCommand(io: Ctx): CommandModule<GlobalArgs, PrepArgs> {
         .option('key-algorithm', {
           type: 'string',
           choices: [...KEY_ALGORITHMS],
-          default: DEFAULT_KEY_ALGORITHM,
-          describe: 'Key algorithm of the root CA, also written to a new topology.yaml as pki.keyAlgorithm (intermediates)',
+          describe: `Key algorithm of the root CA, also written to a new topology.yaml as pki.keyAlgorithm (intermediates) [default: pki.keyAlgorithm of topology.yaml, else ${DEFAULT_KEY_ALGORITHM}]`,
         })
         .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the root CA (rsa-4096)' })
         .option('days', { type: 'number', default: 3650, describe: 'Validity of the root CA in days' })

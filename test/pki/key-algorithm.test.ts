@@ -130,7 +130,7 @@ describe('pki.keyAlgorithm: synth, rotate and rotate-root issue the configured a
   });
 });
 
-test('prep --key-algorithm ecdsa-p256: an ECDSA root, and pki.keyAlgorithm in the new topology.yaml', async () => {
+test('prep --key-algorithm ecdsa-p256: an ECDSA root, and pki.keyAlgorithm in the new topology.yaml; --force follows the setting', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-prep-ec-'));
   try {
     const r = await runCli(['prep', '--mesh-id', 'm', '--org', 'o', '--key-algorithm', 'ecdsa-p256', '--workdir', dir]);
@@ -139,6 +139,31 @@ test('prep --key-algorithm ecdsa-p256: an ECDSA root, and pki.keyAlgorithm in th
     assert.match(fs.readFileSync(path.join(dir, 'certs', 'root-key.pem'), 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/);
     const topology = fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8');
     assert.equal(parse(topology).pki.keyAlgorithm, 'ecdsa-p256');
+
+    // prep --force without --key-algorithm replaces the root with the algorithm topology.yaml configures.
+    fs.writeFileSync(path.join(dir, 'topology.yaml'), topology.replace('keyAlgorithm: ecdsa-p256', 'keyAlgorithm: ecdsa-p384'));
+    const again = await runCli(['prep', '--mesh-id', 'm', '--org', 'o', '--force', '--workdir', dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(certificateInfo(fs.readFileSync(path.join(dir, 'certs', 'root-cert.pem'), 'utf8')).keyDescription, 'ECDSA P-384');
+    assert.doesNotMatch(again.stderr, /note:/);
+    // An explicit other algorithm wins, with a note that topology.yaml still says otherwise.
+    const rsa = await runCli([
+      'prep',
+      '--mesh-id',
+      'm',
+      '--org',
+      'o',
+      '--force',
+      '--key-algorithm',
+      'rsa-4096',
+      '--key-size',
+      '2048',
+      '--workdir',
+      dir,
+    ]);
+    assert.equal(rsa.code, 0, rsa.stderr);
+    assert.equal(certificateInfo(fs.readFileSync(path.join(dir, 'certs', 'root-cert.pem'), 'utf8')).keyDescription, 'RSA 2048');
+    assert.match(rsa.stderr, /note: topology\.yaml was kept: set pki\.keyAlgorithm: rsa-4096 there for new intermediate CAs to use it too/);
 
     const bad = await runCli(['prep', '--mesh-id', 'm', '--org', 'o', '--key-algorithm', 'dsa', '--workdir', dir]);
     assert.equal(bad.code, 2);
