@@ -123,10 +123,11 @@ let sharedKeys;
 /**
  * Writes a work directory for `clusters` clusters over `networks` networks.
  * `cli` is the meshgen entry point to run (default: bin/meshgen of this repository); `template` a directory where
- * `meshgen prep` already ran, whose root CA, base.yaml and .gitignore are copied instead of running prep again.
+ * `meshgen prep` already ran, whose root CA, base.yaml and .gitignore are copied instead of running prep again;
+ * `keyAlgorithm` is written as `pki.keyAlgorithm` (default: none, i.e. rsa-4096).
  * @returns {{dir: string, clusters: number, networks: number, contexts: string[], names: string[]}}
  */
-export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096, cli = CLI, template }) {
+export async function makeMesh({ clusters, networks = defaultNetworks(clusters), dir, keySize = 4096, cli = CLI, template, keyAlgorithm }) {
   if (!Number.isInteger(clusters) || clusters < 1) throw new Error(`--clusters must be a positive integer, got ${clusters}`);
   if (!Number.isInteger(networks) || networks < 1 || networks > clusters) throw new Error(`--networks must be 1..${clusters}, got ${networks}`);
   const workdir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `meshgen-bench-${clusters}-`));
@@ -141,7 +142,10 @@ export async function makeMesh({ clusters, networks = defaultNetworks(clusters),
       fs.copyFileSync(path.join(template, f), path.join(workdir, f));
     }
   } else {
-    runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), '--workdir', workdir], { cli });
+    const algorithm = keyAlgorithm ? ['--key-algorithm', keyAlgorithm] : [];
+    runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-size', String(keySize), ...algorithm, '--workdir', workdir], {
+      cli,
+    });
   }
 
   // Keys shared by the per-cluster certificates (see the header comment), generated once per process.
@@ -159,6 +163,7 @@ export async function makeMesh({ clusters, networks = defaultNetworks(clusters),
     'org: bench.example.com',
     'gitops:',
     '  repoURL: https://git.example.com/bench/mesh.git',
+    ...(keyAlgorithm ? ['pki:', `  keyAlgorithm: ${keyAlgorithm}`] : []),
     'contexts:',
   ];
   for (let i = 0; i < clusters; i++) {
@@ -200,9 +205,12 @@ function parseArgs(argv) {
     else if (a === '--networks') out.networks = Number(argv[++i]);
     else if (a === '--dir') out.dir = path.resolve(argv[++i]);
     else if (a === '--key-size') out.keySize = Number(argv[++i]);
+    else if (a === '--key-algorithm') out.keyAlgorithm = argv[++i];
     else if (a === '--template') out.template = path.resolve(argv[++i]);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: node bench/make-mesh.mjs --clusters N [--networks K] [--dir DIR] [--key-size BITS] [--template PREPPED_DIR]\n');
+      process.stdout.write(
+        'usage: node bench/make-mesh.mjs --clusters N [--networks K] [--dir DIR] [--key-size BITS] [--key-algorithm ALG] [--template PREPPED_DIR]\n',
+      );
       process.exit(0);
     } else {
       process.stderr.write(`make-mesh: unknown argument ${a}\n`);

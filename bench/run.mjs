@@ -36,13 +36,25 @@ const USAGE = `usage: node bench/run.mjs [options]
   --reps N               repetitions of the no-change / plain-writer / one-change runs (median; default 3, 2 with --quick)
   --keys N               RSA-4096 keys for the node-vs-openssl keygen comparison (default 8; none with --quick)
   --ca-key-size BITS     RSA size of the intermediate CAs the first synth creates (default 4096; 2048 with --quick)
+  --ecdsa-sizes 200      sizes at which a first synth with pki.keyAlgorithm ecdsa-p256 (ECDSA root and intermediates)
+                         is timed beside the RSA one, same run (default: the largest size; none: --ecdsa-sizes none)
   --profile              also profile one no-change re-synth of the largest size with node --cpu-prof and summarize it
   --keep                 keep the work directories (and the profile) and print where they are
   --no-time              measure peak RSS with process.resourceUsage() even when /usr/bin/time exists
 `;
 
 function parseOptions(argv) {
-  const o = { sizes: undefined, quick: false, reps: undefined, keys: undefined, caKeySize: undefined, profile: false, keep: false, useTime: true };
+  const o = {
+    sizes: undefined,
+    quick: false,
+    reps: undefined,
+    keys: undefined,
+    caKeySize: undefined,
+    ecdsaSizes: undefined,
+    profile: false,
+    keep: false,
+    useTime: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -58,7 +70,10 @@ function parseOptions(argv) {
     else if (a === '--reps') o.reps = positive(a, value());
     else if (a === '--keys') o.keys = positive(a, value());
     else if (a === '--ca-key-size') o.caKeySize = positive(a, value());
-    else if (a === '--profile') o.profile = true;
+    else if (a === '--ecdsa-sizes') {
+      const v = value();
+      o.ecdsaSizes = v === 'none' ? [] : v.split(',').map((s) => positive(a, s.trim()));
+    } else if (a === '--profile') o.profile = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--no-time') o.useTime = false;
     else if (a === '-h' || a === '--help') {
@@ -70,6 +85,8 @@ function parseOptions(argv) {
   o.keys ??= o.quick ? 0 : 8;
   o.reps ??= o.quick ? 2 : 3;
   o.caKeySize ??= o.quick ? 2048 : 4096;
+  o.ecdsaSizes ??= [Math.max(...o.sizes)];
+  for (const n of o.ecdsaSizes) if (!o.sizes.includes(n)) fail(`--ecdsa-sizes ${n} is not among --sizes ${o.sizes.join(',')}`);
   return o;
 }
 
@@ -283,6 +300,27 @@ async function benchSize(n, opts, keygen) {
     .slice(0, 3);
   if (unexpected.length > 0) r.problems.push(`first synth printed on stderr: ${unexpected.join(' | ')}`);
 
+  if (opts.ecdsaSizes.includes(n)) {
+    // The same mesh with pki.keyAlgorithm ecdsa-p256 and an ECDSA root (prep --key-algorithm ecdsa-p256): what a user
+    // who chose ECDSA gets on the first synth. Same sealing work; only the CA keys and signatures differ.
+    log(`${n}: first synth with pki.keyAlgorithm ecdsa-p256 (${n} ECDSA P-256 intermediate keys, seals the same values)`);
+    const ec = await makeMesh({
+      clusters: n,
+      networks,
+      dir: path.join(tmpRoot, `mesh-${n}-ecdsa`),
+      cli: CLI,
+      template: path.join(tmpRoot, 'prep-ecdsa'),
+      keyAlgorithm: 'ecdsa-p256',
+    });
+    r.firstEcdsa = await runNode([CLI, 'synth', '--workdir', ec.dir]);
+    const w = parseWrote(r.firstEcdsa.stdout);
+    if (w?.sealed !== n * (n - 1) + 4 * n) r.problems.push(`ECDSA first synth sealed ${w?.sealed} values, expected ${n * (n - 1) + 4 * n}`);
+    if (!/created intermediate CAs \(ecdsa-p256 keys/.test(r.firstEcdsa.stderr)) {
+      r.problems.push(`ECDSA first synth did not report ecdsa-p256 intermediates: ${r.firstEcdsa.stderr.slice(0, 200)}`);
+    }
+    fs.rmSync(ec.dir, { recursive: true, force: true });
+  }
+
   // The objects meshgen wrote, for the plain writer (not timed).
   const dump = path.join(tmpRoot, `objects-${n}.json`);
   const counts = JSON.parse((await runNode([PLAIN, 'dump', '--dist', dist, '--out', dump])).stdout);
@@ -351,7 +389,7 @@ async function benchSize(n, opts, keygen) {
   log(`${n}: sealValue alone for ${int(n * (n - 1))} tokens, in one process`);
   r.sealAlone = await sealAlone(dir, mesh.names);
 
-  const synthRuns = [first, ...r.noChange, ...r.oneChange, r.seal];
+  const synthRuns = [first, ...r.noChange, ...r.oneChange, r.seal, ...(r.firstEcdsa ? [r.firstEcdsa] : [])];
   r.peakRss = Math.max(...synthRuns.map((x) => x.rss ?? 0)) || undefined;
   r.opensslEstimate = keygen ? (keygen.opensslMs / keygen.n) * n : undefined;
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
@@ -487,6 +525,19 @@ function printReport(results, keygen, help, opts) {
       `| ${r.n} | ${mm(r.noChange)} | ${mm(r.plain)} | ${mib(r.first.rss)} / ${rss(r.noChange)} / ${rss(r.oneChange)} / ${mib(r.seal.rss)} / ${rss(r.plain)} | ${r.oneChangeFiles ?? 'n/a'} | ${sec(r.seal.ms)} | ${r.sealAlone ? `${sec(r.sealAlone.ms)} (${int(r.sealAlone.count)})` : 'n/a'} | ${r.sealToken ? `${sec(r.sealToken.ms)} (${sec(r.sealToken.ms * r.n)})` : 'n/a'} | ${r.plainSame ? 'yes' : 'NO'} |`,
     );
   }
+  const withEcdsa = results.filter((r) => r.firstEcdsa);
+  if (withEcdsa.length > 0) {
+    out.push(
+      '',
+      `| clusters | first synth, RSA-${opts.caKeySize} intermediates (RSA-4096 root) | first synth, \`pki.keyAlgorithm: ecdsa-p256\` (ECDSA root) | **RSA ÷ ECDSA** | peak RSS RSA / ECDSA |`,
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const r of withEcdsa) {
+      out.push(
+        `| ${r.n} | ${sec(r.first.ms)} | ${sec(r.firstEcdsa.ms)} | **${ratio(r.first.ms, r.firstEcdsa.ms)}** | ${mib(r.first.rss)} / ${mib(r.firstEcdsa.rss)} |`,
+      );
+    }
+  }
   out.push(
     '',
     keygen
@@ -516,6 +567,10 @@ function printReport(results, keygen, help, opts) {
   );
   if (opts.caKeySize !== 4096)
     out[out.length - 1] = out[out.length - 1].replace(/\|[^|]*\|$/, `| not measured (RSA-${opts.caKeySize} intermediates) |`);
+  const ecdsa200 = at200?.firstEcdsa;
+  out.push(
+    `| first synth of 200 clusters with pki.keyAlgorithm ecdsa-p256 ≤ 10 s (same run as the RSA one) | ${ecdsa200 ? `${sec(ecdsa200.ms)} (RSA-${opts.caKeySize}: ${sec(at200.first.ms)}, ${ratio(at200.first.ms, ecdsa200.ms)})` : 'n/a'} | ${ecdsa200 ? yes(ecdsa200.ms <= 10_000) : 'not measured (no 200-cluster ECDSA run)'} |`,
+  );
   out.push(`| peak RSS ≤ 300 MiB | ${mib(peak.peakRss)} (${peak.n} clusters) | ${yes((peak.peakRss ?? Infinity) <= 300 * 1024)} |`);
   const sealOk = Math.max(sealRef.sealDelta, sealRef.sealAlone?.ms ?? 0) < 30000;
   out.push(
@@ -561,6 +616,11 @@ async function main() {
     log('meshgen prep: one root CA for every mesh of this run');
     fs.mkdirSync(path.join(tmpRoot, 'prep'));
     runCli(['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--workdir', path.join(tmpRoot, 'prep')], { cli: CLI });
+    if (opts.ecdsaSizes.length > 0) {
+      fs.mkdirSync(path.join(tmpRoot, 'prep-ecdsa'));
+      const args = ['prep', '--mesh-id', 'bench-mesh', '--org', 'bench.example.com', '--key-algorithm', 'ecdsa-p256'];
+      runCli([...args, '--workdir', path.join(tmpRoot, 'prep-ecdsa')], { cli: CLI });
+    }
     const results = [];
     for (const n of opts.sizes) results.push(await benchSize(n, opts, keygen));
     printReport(results, keygen, help, opts);

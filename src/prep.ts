@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parse } from 'yaml';
 import { InputError, type Problem } from './errors';
 import { ensureGitignore, writeFileAtomic } from './fs-util';
+import { originRemote } from './git-remote';
 import { withWorkdirLock } from './lock';
 import { isMeshgenCheckout, meshgenPackage } from './package-info';
-import { CertStore, createRootCa } from './pki';
+import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './pki';
 import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
 import { LABEL_VALUE } from './topology/schema';
 import { YamlSource } from './topology/yaml-source';
@@ -16,6 +18,12 @@ export interface PrepOptions {
   readonly org: string;
   /** Replace an existing root CA. */
   readonly force?: boolean;
+  /**
+   * Key algorithm of the root CA; also written as `pki.keyAlgorithm` into a new topology.yaml (new intermediates).
+   * @default - `pki.keyAlgorithm` of an existing topology.yaml (a root replaced with `force`), else 'rsa-4096'
+   */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /** RSA key size of the root CA (`rsa-4096` only). */
   readonly keySize?: number;
   readonly days?: number;
   /**
@@ -23,6 +31,12 @@ export interface PrepOptions {
    * @default - the path of meshgen's schema relative to the work directory
    */
   readonly schema?: string;
+  /**
+   * Fill `gitops.repoURL` of a new topology.yaml from `git remote get-url origin` (when it is an https or ssh URL
+   * without credentials).
+   * @default true
+   */
+  readonly gitRemote?: boolean;
 }
 
 /** What prep did. */
@@ -30,6 +44,8 @@ export interface PrepResult {
   readonly created: string[];
   readonly kept: string[];
   readonly warnings: string[];
+  /** Information that needs no action (e.g. where `gitops.repoURL` came from). */
+  readonly notes: string[];
 }
 
 /** Lines prep makes sure .gitignore has: private keys and kept tokens never reach git. */
@@ -100,6 +116,7 @@ export async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
   // A prep killed between the root key and its certificate: complete it (the key is the one of that certificate).
   store.resumeRootWrite();
   const hasRoot = fs.existsSync(path.join(workdir, 'certs', 'root-cert.pem'));
+  const keyAlgorithm = opts.keyAlgorithm ?? configuredKeyAlgorithm(workdir) ?? DEFAULT_KEY_ALGORITHM;
   if (!hasRoot && store.hasRootKey() && !opts.force) {
     throw new InputError({
       file: 'certs/root-key.pem',
@@ -114,7 +131,7 @@ export async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     kept.push('certs/root-cert.pem');
     if (store.hasRootKey()) kept.push('certs/root-key.pem');
   } else {
-    const root = await createRootCa({ org: opts.org, keySize: opts.keySize, days: opts.days });
+    const root = await createRootCa({ org: opts.org, keyAlgorithm, keySize: opts.keySize, days: opts.days });
     // The private key is written only where .gitignore keeps it out of git.
     gitignoreAdded = ensureGitignore(workdir, GITIGNORE_LINES);
     store.writeRoot(root);
@@ -136,14 +153,52 @@ export async function prepLocked(opts: PrepOptions): Promise<PrepResult> {
     }
   };
   writeIfAbsent(BASE_FILE, baseTemplate());
-  writeIfAbsent(TOPOLOGY_FILE, topologyTemplate(opts.meshId, opts.org, opts.schema ?? path.relative(workdir, SCHEMA_PATH)));
+  const notes: string[] = [];
+  if (fs.existsSync(path.join(workdir, TOPOLOGY_FILE))) {
+    kept.push(TOPOLOGY_FILE);
+    if (keyAlgorithm !== (configuredKeyAlgorithm(workdir) ?? DEFAULT_KEY_ALGORITHM) && created.includes('certs/root-cert.pem')) {
+      notes.push(`${TOPOLOGY_FILE} was kept: set pki.keyAlgorithm: ${keyAlgorithm} there for new intermediate CAs to use it too`);
+    }
+  } else {
+    // The Git remote is read here, once, into the file: synth never reads Git, so CI and a laptop agree.
+    const origin = opts.gitRemote === false ? undefined : originRemote(workdir);
+    let gitops: { repoURL: string; path?: string } | undefined;
+    if (origin?.url !== undefined) {
+      gitops = { repoURL: origin.url };
+      if (origin.prefix !== '' && !origin.prefix.startsWith('.')) gitops.path = `${origin.prefix.replace(/\/+$/, '')}/dist`;
+      notes.push(
+        `${TOPOLOGY_FILE}: gitops.repoURL is ${origin.url} (git remote get-url origin)${gitops.path ? `, gitops.path ${gitops.path}` : ''}; ` +
+          'change it there if Argo CD reads another URL',
+      );
+    } else if (origin?.skipped !== undefined) {
+      notes.push(
+        `${TOPOLOGY_FILE}: the URL of git remote origin was not copied into gitops.repoURL (${origin.skipped}); set gitops.repoURL by hand for the Argo CD ApplicationSet`,
+      );
+    }
+    writeFileAtomic(
+      path.join(workdir, TOPOLOGY_FILE),
+      topologyTemplate(opts.meshId, opts.org, opts.schema ?? path.relative(workdir, SCHEMA_PATH), { keyAlgorithm, gitops }),
+    );
+    created.push(TOPOLOGY_FILE);
+  }
 
   // .gitignore: append the lines that are missing (done already when the root key was written).
   gitignoreAdded ??= ensureGitignore(workdir, GITIGNORE_LINES);
   if (gitignoreAdded.length === 0) kept.push('.gitignore');
   else if (hadGitignore) kept.push('.gitignore (private-key lines added)');
   else created.push('.gitignore');
-  return { created, kept, warnings };
+  return { created, kept, warnings, notes };
+}
+
+/** `pki.keyAlgorithm` of an existing topology.yaml, when it is readable and valid (prep runs on unfinished files too). */
+function configuredKeyAlgorithm(workdir: string): KeyAlgorithm | undefined {
+  try {
+    const doc = parse(fs.readFileSync(path.join(workdir, TOPOLOGY_FILE), 'utf8')) as { pki?: { keyAlgorithm?: unknown } } | null;
+    const value = doc?.pki?.keyAlgorithm;
+    return typeof value === 'string' && (KEY_ALGORITHMS as readonly string[]).includes(value) ? (value as KeyAlgorithm) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -200,7 +255,40 @@ spec:
 `;
 }
 
-function topologyTemplate(meshId: string, org: string, schema: string): string {
+function topologyTemplate(
+  meshId: string,
+  org: string,
+  schema: string,
+  extra: { keyAlgorithm: KeyAlgorithm; gitops?: { repoURL: string; path?: string } },
+): string {
+  const gitops = extra.gitops
+    ? [
+        '# Where Argo CD reads this repository (from `git remote get-url origin` at prep time; synth never reads Git):',
+        'gitops:',
+        `  repoURL: ${JSON.stringify(extra.gitops.repoURL)}`,
+        ...(extra.gitops.path ? [`  path: ${JSON.stringify(extra.gitops.path)}`] : []),
+      ]
+    : [
+        '# The Argo CD ApplicationSet (dist/argocd/) needs the URL of this repository, e.g. `git remote get-url origin`:',
+        '# gitops:',
+        '#   repoURL: https://github.com/<owner>/<repo>.git',
+      ];
+  const pki =
+    extra.keyAlgorithm === DEFAULT_KEY_ALGORITHM
+      ? [
+          "# New CA keys: rsa-4096 (default, as Istio's tools/certs/common.mk), ecdsa-p256 or ecdsa-p384 (much faster):",
+          '# pki:',
+          '#   keyAlgorithm: ecdsa-p256',
+        ]
+      : [
+          '# New CA keys (intermediates, and the root of a rotation): rsa-4096, ecdsa-p256 or ecdsa-p384.',
+          'pki:',
+          `  keyAlgorithm: ${extra.keyAlgorithm}`,
+        ];
+  return topologyText(meshId, org, schema, [...gitops, ...pki].join('\n'));
+}
+
+function topologyText(meshId: string, org: string, schema: string, settings: string): string {
   return `# yaml-language-server: $schema=${schema}
 # topology.yaml: the clusters (kube contexts) of the mesh and their networks.
 # Example, the mesh of Istio's original "Simplified Multicluster Install":
@@ -220,6 +308,7 @@ function topologyTemplate(meshId: string, org: string, schema: string): string {
 # See the README's topology reference.
 mesh_id: ${meshId}
 org: ${JSON.stringify(org)}
+${settings}
 contexts:
 # add your clusters here
 `;

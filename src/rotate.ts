@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { InputError, type Problem } from './errors';
 import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
 import { withWorkdirLock } from './lock';
+import { type Logger, progressCounter } from './log';
 import {
   CERTS_DIR,
   CertStore,
@@ -20,6 +21,7 @@ import {
   createRootCa,
   type IntermediateCaFiles,
   issuingRootIndex,
+  type KeyAlgorithm,
   keyMatches,
   NEXT_ROOT_CERT_FILE,
   NEXT_ROOT_DIR,
@@ -75,7 +77,8 @@ export interface RotateOptions {
   /** The clusters whose intermediate expires within this many days (0: the expired ones). */
   readonly expiringWithinDays?: number;
   /**
-   * RSA key size of the new intermediates.
+   * RSA key size of the new intermediates, when `pki.keyAlgorithm` of topology.yaml is `rsa-4096` (the default; the
+   * new intermediates are of that algorithm, whatever the old ones were).
    * @default 4096
    */
   readonly caKeySize?: number;
@@ -86,6 +89,8 @@ export interface RotateOptions {
   readonly caDays?: number;
   /** The current time (expiry selection, start of validity). */
   readonly now?: Date;
+  /** Progress of the key generation (on a TTY). */
+  readonly log?: Logger;
 }
 
 /** One cluster whose intermediate `rotate` replaced. */
@@ -186,10 +191,20 @@ async function rotateIntermediatesLocked(opts: RotateOptions): Promise<RotateRes
   if (signer.keyPem === undefined) throw new InputError(missingSignerKey(signer.keyFile, 'a new intermediate CA is signed with the root key'));
   const issuer = { certPem: signer.certPem, keyPem: signer.keyPem };
 
+  const progress = counting(opts.log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`, selected.length);
   const fresh = await Promise.all(
     selected.map(async (c) => {
       const org = organisationOf(readCaCert(workdir, c.name)) ?? mesh.org ?? organisationOf(signer.certPem) ?? 'Istio';
-      const made = await createIntermediateCa({ org, cluster: c.name, root: issuer, keySize: opts.caKeySize, days: opts.caDays, now });
+      const made = await createIntermediateCa({
+        org,
+        cluster: c.name,
+        root: issuer,
+        keyAlgorithm: mesh.pki.keyAlgorithm,
+        keySize: opts.caKeySize,
+        days: opts.caDays,
+        now,
+      });
+      progress();
       return { cluster: c.name, files: checked(c.name, { ...made, rootCertPem: trust.rootBundlePem }) };
     }),
   );
@@ -217,7 +232,8 @@ export interface RotateRootOptions {
   readonly workdir: string;
   readonly step: RootRotationStep;
   /**
-   * RSA key size of the new root (`add`).
+   * RSA key size of the new root (`add`), when `pki.keyAlgorithm` of topology.yaml is `rsa-4096` (the default: the new
+   * root and the intermediates of `switch` are of that algorithm, whatever the old root's is).
    * @default 4096
    */
   readonly keySize?: number;
@@ -237,6 +253,8 @@ export interface RotateRootOptions {
    */
   readonly caDays?: number;
   readonly now?: Date;
+  /** Progress of the key generation (on a TTY). */
+  readonly log?: Logger;
 }
 
 /** What {@link rotateRoot} did. */
@@ -292,7 +310,7 @@ async function rotateRootLocked(opts: RotateRootOptions): Promise<RotateRootResu
   const run = async (): Promise<Omit<RotateRootResult, 'clusters' | 'provider'>> => {
     switch (opts.step) {
       case 'add':
-        return rotateRootAdd(workdir, store, state, withCa, opts);
+        return rotateRootAdd(workdir, store, state, withCa, { ...opts, keyAlgorithm: mesh.pki.keyAlgorithm });
       case 'switch':
         return rotateRootSwitch(workdir, mesh, store, state, withCa, opts);
       case 'finish':
@@ -326,7 +344,7 @@ async function rotateRootAdd(
   store: CertStore,
   state: RotationState | undefined,
   clusters: string[],
-  opts: RotateRootOptions,
+  opts: RotateRootOptions & { readonly keyAlgorithm: KeyAlgorithm },
 ): Promise<StepResult> {
   if (state?.phase === 'switch') throw outOfOrder('add', state, 'the intermediates are already issued by the new root');
   if (state?.phase === 'finish') assertFinishComplete(workdir); // the previous rotation must be complete before a new one starts
@@ -366,7 +384,7 @@ async function rotateRootAdd(
   } else {
     if (state?.phase === 'add') trustBundleFor(workdir); // reports the missing new root
     const org = organisationOf(oldPem) ?? 'Istio';
-    const created = await createRootCa({ org, keySize: opts.keySize, days: opts.days, now: opts.now });
+    const created = await createRootCa({ org, keyAlgorithm: opts.keyAlgorithm, keySize: opts.keySize, days: opts.days, now: opts.now });
     writePrivateFile(path.join(workdir, NEXT_ROOT_KEY_FILE), created.keyPem);
     fs.chmodSync(path.join(workdir, NEXT_ROOT_DIR), PRIVATE_DIR_MODE);
     writeFileAtomic(path.join(workdir, NEXT_ROOT_CERT_FILE), created.certPem, 0o644, PRIVATE_DIR_MODE);
@@ -424,10 +442,20 @@ async function rotateRootSwitch(
   });
 
   const issuer = { certPem: signer.certPem, keyPem: signer.keyPem };
+  const progress = counting(opts.log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`, todo.length);
   const fresh = await Promise.all(
     todo.map(async (cluster) => {
       const org = organisationOf(readCaCert(workdir, cluster)) ?? mesh.org ?? organisationOf(newPem) ?? 'Istio';
-      const made = await createIntermediateCa({ org, cluster, root: issuer, keySize: opts.caKeySize, days: opts.caDays, now: opts.now });
+      const made = await createIntermediateCa({
+        org,
+        cluster,
+        root: issuer,
+        keyAlgorithm: mesh.pki.keyAlgorithm,
+        keySize: opts.caKeySize,
+        days: opts.caDays,
+        now: opts.now,
+      });
+      progress();
       return { cluster, files: checked(cluster, { ...made, rootCertPem: bundle }) };
     }),
   );
@@ -549,6 +577,15 @@ function rotateRootDone(workdir: string, store: CertStore, state: RotationState 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------------------------
+
+/** A step counter over {@link progressCounter}: reports 0/total at once, then one step per call. */
+function counting(log: Logger | undefined, label: string, total: number): () => void {
+  if (log === undefined || total === 0) return () => {};
+  const report = progressCounter(log, label);
+  let done = 0;
+  report(0, total);
+  return () => report(++done, total);
+}
 
 /** After `finish`: the root swap is complete and `certs/_next/` is gone. */
 function assertFinishComplete(workdir: string): void {

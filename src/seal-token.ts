@@ -4,6 +4,7 @@ import { InputError, type Problem } from './errors';
 import { faultPoint } from './fault';
 import { ensureGitignore, READ_LIMITS, readBounded } from './fs-util';
 import { withWorkdirLock } from './lock';
+import { type Logger, progressCounter } from './log';
 import { GITIGNORE_LINES } from './prep';
 import { loadMeshSealingCerts } from './secrets/mesh-certs';
 import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
@@ -29,6 +30,8 @@ export interface SealTokenOptions {
   /** The tokens, one per context. */
   readonly tokens: readonly TokenInput[];
   readonly now?: Date;
+  /** Progress of the sealing, token by token (on a TTY). */
+  readonly log?: Logger;
 }
 
 /** What seal-token did for one cluster. */
@@ -75,7 +78,10 @@ function sealTokensLocked(opts: SealTokenOptions): SealTokenResult[] {
   // Read (and so validate) every store before writing any: a bad one must not leave half the holders updated.
   const stores = loadAll(store, holders);
   const results: SealTokenResult[] = [];
-  for (const { cluster, token } of inputs) {
+  const progress = opts.log && inputs.length > 1 ? progressCounter(opts.log, 'sealing reader tokens') : undefined;
+  let sealedSoFar = 0;
+  for (const [i, { cluster, token }] of inputs.entries()) {
+    progress?.(i, inputs.length, `${sealedSoFar.toLocaleString('en-US')} values sealed`);
     let sealed = 0;
     const hs = holdersOf(cluster);
     for (const h of hs) {
@@ -85,7 +91,9 @@ function sealTokensLocked(opts: SealTokenOptions): SealTokenResult[] {
       sealed += sealer.sealed;
     }
     results.push({ cluster: cluster.name, holders: hs.map((h) => h.name), sealed });
+    sealedSoFar += sealed;
   }
+  progress?.(inputs.length, inputs.length);
   // The tokens are kept only where .gitignore keeps them out of git.
   ensureGitignore(path.resolve(opts.workdir), GITIGNORE_LINES);
   for (const seals of stores.values()) if (seals.dirty) store.save(seals);

@@ -8,7 +8,7 @@ import { ensureGitignore, removeStaleTempFiles } from './fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
 import { helmValuesFiles } from './installers/argocd-applications';
 import { withWorkdirLock } from './lock';
-import { type Logger, quietLogger } from './log';
+import { type Logger, progressCounter, quietLogger } from './log';
 import { README_FILE, ReadmeBuilder } from './output/readme';
 import { renderKustomization, renderManifests } from './output/render';
 import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
@@ -36,7 +36,7 @@ export interface SynthOptions {
   /** Fail (rather than warn) when remote secrets are omitted because tokens are not sealed yet. */
   readonly strict?: boolean;
   /**
-   * RSA key size of intermediate CAs created by this run.
+   * RSA key size of intermediate CAs created by this run (with `pki.keyAlgorithm: rsa-4096`, the default).
    * @default 4096
    */
   readonly caKeySize?: number;
@@ -152,11 +152,12 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     mesh.clusters.filter((c) => !noWork || !missingCa.includes(c)).map((c) => c.name),
     {
       org,
+      keyAlgorithm: mesh.pki.keyAlgorithm,
       keySize: opts.caKeySize,
       days: opts.caDays,
       allowCreate: !noWork,
       write: false,
-      onProgress: (done, total) => log.progress(`creating intermediate CAs: ${done}/${total}`),
+      onProgress: progressCounter(log, `creating intermediate CAs (${mesh.pki.keyAlgorithm})`),
     },
   );
   const trust = trustBundleFor(workdir);
@@ -201,7 +202,9 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
     const clusters: Cluster[] = [];
     const helm = new Map<string, ClusterHelm>();
     const stagesOf = new Map<string, readonly Stage[]>();
-    for (const cluster of mesh.clusters) {
+    const progress = progressCounter(log, sealing ? 'sealing secrets and writing clusters' : 'writing clusters');
+    for (const [i, cluster] of mesh.clusters.entries()) {
+      progress(i, mesh.clusters.length, sealing ? `${sealing.sealed.toLocaleString('en-US')} values sealed` : undefined);
       const secrets: ClusterSecrets | undefined = sealing
         ? sealing.secretsOf(cluster)
         : {
@@ -243,6 +246,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         for (const [file, content] of helmValuesFiles(chart.helm)) writer.add(`${dir}/${file}`, content);
       }
     }
+    progress(mesh.clusters.length, mesh.clusters.length);
     if (sealing) warnings.push(...sealing.finish(opts.strict));
     if (noServer.size > 0) {
       warnings.push(
@@ -291,7 +295,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         // Private keys are written only where .gitignore keeps them out of git.
         ensureGitignore(workdir, GITIGNORE_LINES);
         for (const [cluster, files] of pending) certStore.writeIntermediate(cluster, files);
-        log.info(`created intermediate CAs (RSA keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
+        log.info(`created intermediate CAs (${mesh.pki.keyAlgorithm} keys in certs/<cluster>/ca-key.pem): ${created.join(', ')}`);
       }
       // Leftovers of a killed run (a temporary file may hold a private key); this run's pending stores stay.
       removeStaleTempFiles(workdir, new Set(), 0); // .gitignore, teardown.yaml

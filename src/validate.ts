@@ -161,11 +161,11 @@ class Validation {
         rootPem = rootText;
         const info = certificateInfo(rootText);
         this.stats.certificates += 1;
-        if (info.keyType !== 'rsa') {
+        if (info.keyAlgorithm === undefined) {
           this.problems.push({
             file: rootFile,
-            message: `the root CA has a ${JSON.stringify(info.keyType)} key; meshgen signs intermediates with RSA (sha256WithRSAEncryption)`,
-            fix: 'create an RSA root with `meshgen prep --force` (every intermediate must then be reissued)',
+            message: `the root CA's key (${info.keyDescription}) is not one meshgen signs with: RSA or ECDSA P-256 / P-384 keys only`,
+            fix: 'create a root with `meshgen prep --force [--key-algorithm ecdsa-p256]` (every intermediate must then be reissued)',
           });
         }
         this.checkValidity(rootFile, 'the root CA', info.notBefore, info.notAfter, {
@@ -179,6 +179,8 @@ class Validation {
 
     // The mesh's clusters; without a readable topology, every certs/<dir>/ holding a ca-cert.pem.
     const clusters = mesh ? mesh.clusters.map((c) => c.name) : intermediateDirs(path.join(this.workdir, CERTS_DIR));
+    // Intermediates of another algorithm than pki.keyAlgorithm work (a mixed mesh is fine): one note, no problem.
+    const otherAlgorithm: string[] = [];
     for (const cluster of clusters) {
       const dir = `${CERTS_DIR}/${cluster}`;
       const certFile = `${dir}/ca-cert.pem`;
@@ -202,11 +204,18 @@ class Validation {
       if (cert instanceof Error) continue;
       const info = certificateInfo(caCertPem);
       this.stats.certificates += 1;
+      if (mesh && info.keyAlgorithm !== mesh.pki.keyAlgorithm) otherAlgorithm.push(`${cluster} (${info.keyDescription})`);
       const rotate = `run \`meshgen rotate --cluster ${cluster}\` to issue a new intermediate CA for ${cluster}, then \`npm run synth\` and commit`;
       this.checkValidity(certFile, `the intermediate CA of ${cluster}`, info.notBefore, info.notAfter, {
         expiring: rotate,
         notYetValid: `check the clock of the machine that issued it, or ${rotate}`,
       });
+    }
+    if (mesh && otherAlgorithm.length > 0) {
+      this.notes.push(
+        `intermediate CAs whose key is not ${mesh.pki.keyAlgorithm} (pki.keyAlgorithm), kept as they are: ${otherAlgorithm.join(', ')}; ` +
+          '`meshgen rotate --cluster <name>` (or --all) reissues them with the configured algorithm',
+      );
     }
   }
 

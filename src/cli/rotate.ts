@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError, type Problem } from '../errors';
+import { streamLogger } from '../log';
 import { NEXT_ROOT_CERT_FILE, ROTATION_FILE, type RotationPhase } from '../pki';
 import { ROOT_ROTATION_STEPS, type RootRotationStep, rootRotationStatus, rotateIntermediates, rotateRoot } from '../rotate';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
@@ -55,7 +56,7 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
         .option('cluster', { type: 'string', array: true, describe: 'Cluster name or kube context (repeatable)' })
         .option('all', { type: 'boolean', default: false, describe: 'Every cluster that has an intermediate CA' })
         .option('expiring-within', { type: 'number', describe: 'The clusters whose intermediate CA expires within DAYS days' })
-        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new intermediate CAs' })
+        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new intermediate CAs (pki.keyAlgorithm rsa-4096)' })
         .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of the new intermediate CAs' })
         // Thrown as InputError: main's yargs fail handler rethrows it, so it exits 2 with this message.
         .check((args) => {
@@ -68,6 +69,7 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
     handler: async (args) => {
       const workdir = workdirOf(args);
       checkCaOptions({ 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
+      const log = streamLogger(io.stderr);
       const r = await rotateIntermediates({
         workdir,
         clusters: args.cluster?.map(String),
@@ -75,7 +77,8 @@ export function rotateCommand(io: Ctx): CommandModule<GlobalArgs, RotateArgs> {
         expiringWithinDays: args['expiring-within'],
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
-      });
+        log,
+      }).finally(() => log.progress(''));
       for (const s of r.skipped) io.stdout.write(`skipped  ${s.cluster}: ${s.why}\n`);
       if (r.rotated.length === 0) {
         io.stdout.write(
@@ -128,9 +131,13 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
           choices: [...ROOT_ROTATION_STEPS],
           describe: 'The step to run; without it, show where the rotation stands',
         })
-        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new root (add)' })
+        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the new root (add; pki.keyAlgorithm rsa-4096)' })
         .option('days', { type: 'number', default: 3650, describe: 'Validity (days) of the new root (add)' })
-        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of the intermediates issued from the new root (switch)' })
+        .option('ca-key-size', {
+          type: 'number',
+          default: 4096,
+          describe: 'RSA key size of the intermediates issued from the new root (switch; pki.keyAlgorithm rsa-4096)',
+        })
         .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of the intermediates issued from the new root (switch)' })
         .example('$0 rotate-root --phase add && npm run synth', '1. every cluster trusts the old and the new root (commit, wait)')
         .example('$0 rotate-root --phase switch && npm run synth', '2. intermediates from the new root (commit, wait)')
@@ -150,6 +157,7 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
         return;
       }
       checkCaOptions({ 'key-size': args['key-size'], days: args.days, 'ca-key-size': args['ca-key-size'], 'ca-days': args['ca-days'] });
+      const log = streamLogger(io.stderr);
       const r = await rotateRoot({
         workdir,
         step: args.phase,
@@ -157,7 +165,8 @@ export function rotateRootCommand(io: Ctx): CommandModule<GlobalArgs, RotateRoot
         days: args.days,
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
-      });
+        log,
+      }).finally(() => log.progress(''));
       const out: string[] = [];
       switch (r.step) {
         case 'add':

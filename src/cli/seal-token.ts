@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../errors';
 import { READ_LIMITS, readBounded, readStreamBounded } from '../fs-util';
+import { streamLogger } from '../log';
 import { sealTokens, type TokenInput, tokensOfDirectory } from '../seal-token';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
@@ -81,7 +82,14 @@ export function sealTokenCommand(io: Ctx): CommandModule<GlobalArgs, SealTokenAr
         });
         tokens = [{ context: args.context as string, token, source: 'stdin' }];
       }
-      for (const r of sealTokens({ workdir, tokens })) {
+      const log = streamLogger(io.stderr);
+      let results: ReturnType<typeof sealTokens>;
+      try {
+        results = sealTokens({ workdir, tokens, log });
+      } finally {
+        log.progress('');
+      }
+      for (const r of results) {
         io.stdout.write(
           r.holders.length === 0
             ? `no primary holds a remote secret for ${r.cluster}; the token is kept for later\n`

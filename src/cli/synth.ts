@@ -23,7 +23,11 @@ export function synthCommand(io: Ctx): CommandModule<GlobalArgs, SynthArgs> {
         .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 and list the files that would change' })
         .option('frozen', { type: 'boolean', default: false, describe: 'Never create keys or seal; fail if something needs it (CI)' })
         .option('strict', { type: 'boolean', default: false, describe: 'Fail when remote secrets are omitted because a token is not sealed yet' })
-        .option('ca-key-size', { type: 'number', default: 4096, describe: 'RSA key size of intermediate CAs created by this run' })
+        .option('ca-key-size', {
+          type: 'number',
+          default: 4096,
+          describe: 'RSA key size of intermediate CAs created by this run (pki.keyAlgorithm rsa-4096)',
+        })
         .option('ca-days', { type: 'number', default: 3650, describe: 'Validity (days) of intermediate CAs created by this run' })
         .example('$0 synth', 'write dist/ for the mesh in the current directory')
         .example('$0 synth --check --frozen', 'in CI: fail if the committed dist/ is stale (needs no private key)') as never,
@@ -39,7 +43,7 @@ export function synthCommand(io: Ctx): CommandModule<GlobalArgs, SynthArgs> {
         caKeySize: args['ca-key-size'],
         caDays: args['ca-days'],
         log,
-      });
+      }).finally(() => log.progress('')); // a run that fails mid-way leaves no progress line before its error
       const { added, changed, removed } = result.diff;
       if (args.check) {
         if (isClean(result.diff)) {

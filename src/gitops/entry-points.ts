@@ -9,6 +9,14 @@ import { type Cluster, type Mesh, READER_SERVICE_ACCOUNT } from '../topology/mod
 import { FluxKustomizations, type FluxStage } from './flux-kustomizations';
 import { MeshApplicationSet } from './mesh-application-set';
 
+/**
+ * The warning of a synth without `gitops.repoURL`. synth never reads Git (CI and a laptop must agree), so the URL is
+ * never guessed here; `meshgen prep` fills it from `git remote get-url origin` when it writes topology.yaml.
+ */
+export const NO_REPO_URL_WARNING =
+  `no gitops.repoURL in ${TOPOLOGY_FILE}: no Argo CD ApplicationSet is written (dist/argocd/); ` +
+  'set gitops.repoURL to the URL Argo CD clones this repository from (e.g. the output of `git remote get-url origin`). Flux needs none.';
+
 /** The Helm values and translation problems of a cluster (helm and sail installers). */
 export type ClusterHelm = NonNullable<ClusterChart['helm']>;
 
@@ -75,6 +83,8 @@ export function gitopsFiles(
     });
     out.set(`argocd/${MeshApplicationSet.FILE}`, render(chart));
     out.set('argocd/kustomization.yaml', renderKustomization([MeshApplicationSet.FILE]));
+  } else {
+    warnings.push(NO_REPO_URL_WARNING);
   }
   for (const c of clusters) {
     const values = helm.get(c.name);

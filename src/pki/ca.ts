@@ -1,7 +1,16 @@
 import * as crypto from 'node:crypto';
 import { type Problem, show } from '../errors';
 import { assertDays, type CertificateExtension, issueCertificate } from './certificate';
-import { assertKeySize, DEFAULT_RSA_KEY_BITS, generateRsaKey } from './keys';
+import {
+  assertKeyAlgorithm,
+  assertKeySize,
+  DEFAULT_KEY_ALGORITHM,
+  DEFAULT_RSA_KEY_BITS,
+  describeKey,
+  generateKey,
+  type KeyAlgorithm,
+  keyAlgorithmOf,
+} from './keys';
 
 /** Default validity of the root and intermediate CAs, as `ROOTCA_DAYS` / `INTERMEDIATE_DAYS` in Istio's common.mk. */
 export const DEFAULT_CA_DAYS = 3650;
@@ -18,6 +27,24 @@ const CA_KEY_USAGE: CertificateExtension = {
   keyEncipherment: true,
   keyCertSign: true,
 };
+
+/**
+ * The keyUsage of an ECDSA CA: common.mk's set without keyEncipherment, which an EC key cannot do (it encrypts
+ * nothing) and which RFC 5480 §3 does not allow with id-ecPublicKey: `critical, digitalSignature, nonRepudiation,
+ * keyCertSign`. Like common.mk's set it has no cRLSign (meshgen issues no CRL).
+ */
+const EC_CA_KEY_USAGE: CertificateExtension = {
+  name: 'keyUsage',
+  critical: true,
+  digitalSignature: true,
+  nonRepudiation: true,
+  keyCertSign: true,
+};
+
+/** The keyUsage extension of a CA certificate for a key of this algorithm. */
+export function caKeyUsage(algorithm: KeyAlgorithm): CertificateExtension {
+  return algorithm === 'rsa-4096' ? CA_KEY_USAGE : EC_CA_KEY_USAGE;
+}
 
 /** A root CA: its certificate (public, committed) and key (private, git-ignored). */
 export interface RootCaFiles {
@@ -44,7 +71,12 @@ export interface RootCaOptions {
   /** Organisation, the subject's `O` (`ROOTCA_ORG`). */
   readonly org: string;
   /**
-   * RSA modulus size in bits.
+   * Algorithm of the new key (see {@link KEY_ALGORITHMS}).
+   * @default 'rsa-4096'
+   */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /**
+   * RSA modulus size in bits (`rsa-4096` only; ignored for ECDSA keys).
    * @default 4096
    */
   readonly keySize?: number;
@@ -73,13 +105,15 @@ export interface IntermediateCaOptions extends RootCaOptions {
  *
  * Subject `O=<org>, CN=Root CA`; SHA-256; extensions subjectKeyIdentifier (hash), basicConstraints critical CA:true,
  * keyUsage critical digitalSignature, nonRepudiation, keyEncipherment, keyCertSign. The key comes from Node's native
- * keygen.
+ * keygen: RSA by default, or ECDSA with `keyAlgorithm` (then self-signed ecdsa-with-SHA256/384, and keyUsage without
+ * keyEncipherment, see {@link caKeyUsage}).
  *
  * @see https://github.com/istio/istio/blob/master/tools/certs/common.mk
  */
 export async function createRootCa(opts: RootCaOptions): Promise<RootCaFiles> {
   assertOptions(opts);
-  const key = await generateRsaKey(opts.keySize ?? DEFAULT_RSA_KEY_BITS);
+  const algorithm = opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
+  const key = await generateKey(algorithm, opts.keySize ?? DEFAULT_RSA_KEY_BITS);
   const certPem = issueCertificate(
     {
       subject: [
@@ -87,7 +121,7 @@ export async function createRootCa(opts: RootCaOptions): Promise<RootCaFiles> {
         { shortName: 'CN', value: 'Root CA' },
       ],
       publicKeyPem: key.publicKeyPem,
-      extensions: [{ name: 'subjectKeyIdentifier' }, { name: 'basicConstraints', critical: true, cA: true }, CA_KEY_USAGE],
+      extensions: [{ name: 'subjectKeyIdentifier' }, { name: 'basicConstraints', critical: true, cA: true }, caKeyUsage(algorithm)],
       days: opts.days ?? DEFAULT_CA_DAYS,
       now: opts.now,
     },
@@ -102,14 +136,16 @@ export async function createRootCa(opts: RootCaOptions): Promise<RootCaFiles> {
  * Subject `O=<org>, CN=Intermediate CA, L=<cluster>` (OpenSSL's `[req_dn]` order); issuer = the root's subject;
  * extensions subjectKeyIdentifier, basicConstraints critical CA:true pathlen:0, keyUsage critical digitalSignature,
  * nonRepudiation, keyEncipherment, keyCertSign, subjectAltName `DNS:istiod.istio-system.svc`, and
- * authorityKeyIdentifier = the root's subject key identifier. Returns the four `cacerts` files.
+ * authorityKeyIdentifier = the root's subject key identifier. Returns the four `cacerts` files. The intermediate's key
+ * is of `keyAlgorithm` whatever the root's is; the signature is the root's ({@link signatureAlgorithmFor}).
  *
  * @see https://istio.io/latest/docs/tasks/security/cert-management/plugin-ca-cert/
  */
 export async function createIntermediateCa(opts: IntermediateCaOptions): Promise<IntermediateCaFiles> {
   assertOptions(opts);
   if (opts.cluster.length === 0) throw new Error('cluster name is empty; pass the cluster name that becomes the subject L');
-  const key = await generateRsaKey(opts.keySize ?? DEFAULT_RSA_KEY_BITS);
+  const algorithm = opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
+  const key = await generateKey(algorithm, opts.keySize ?? DEFAULT_RSA_KEY_BITS);
   const caCertPem = issueCertificate(
     {
       subject: [
@@ -121,7 +157,7 @@ export async function createIntermediateCa(opts: IntermediateCaOptions): Promise
       extensions: [
         { name: 'subjectKeyIdentifier' },
         { name: 'basicConstraints', critical: true, cA: true, pathLenConstraint: 0 },
-        CA_KEY_USAGE,
+        caKeyUsage(algorithm),
         { name: 'subjectAltName', dnsNames: [INTERMEDIATE_SAN_DNS] },
         { name: 'authorityKeyIdentifier' },
       ],
@@ -252,10 +288,14 @@ export interface CertificateInfo {
   readonly fingerprint256: string;
   /** Whether basicConstraints says CA:TRUE. */
   readonly isCA: boolean;
-  /** Key algorithm, e.g. `rsa`. */
+  /** Key algorithm, e.g. `rsa`, `ec`. */
   readonly keyType: string;
   /** Modulus size for RSA keys. */
   readonly keyBits?: number;
+  /** The key as meshgen names its algorithms (`rsa-4096` for any RSA size); undefined for keys meshgen does not make. */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /** The key in words, e.g. `RSA 4096`, `ECDSA P-256`. */
+  readonly keyDescription: string;
 }
 
 /**
@@ -277,6 +317,8 @@ export function certificateInfo(pem: string): CertificateInfo {
     isCA: x.ca,
     keyType: x.publicKey.asymmetricKeyType ?? 'unknown',
     keyBits: details?.modulusLength,
+    keyAlgorithm: keyAlgorithmOf(x.publicKey),
+    keyDescription: describeKey(x.publicKey),
   };
 }
 
@@ -339,6 +381,7 @@ function assertOptions(opts: RootCaOptions): void {
     throw new Error(`certificate organisation ${show(opts.org)} is empty; set "org" in topology.yaml or pass --org / ORG_NAME to prep`);
   }
   // Checked before the (slow) key generation, so a bad option fails at once.
+  assertKeyAlgorithm(opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM);
   assertKeySize(opts.keySize ?? DEFAULT_RSA_KEY_BITS);
   assertDays(opts.days ?? DEFAULT_CA_DAYS);
 }

@@ -1,9 +1,47 @@
 import * as crypto from 'node:crypto';
 import * as forge from 'node-forge';
 import { show } from '../errors';
+import { describeKey, KEY_ALGORITHMS, type KeyAlgorithm, keyAlgorithmOf } from './keys';
 
-/** OID of sha256WithRSAEncryption (RFC 4055), the only signature algorithm meshgen writes. */
+/** OID of sha256WithRSAEncryption (RFC 4055): the signature of every certificate an RSA key signs. */
 export const SHA256_WITH_RSA_OID = '1.2.840.113549.1.1.11';
+/** OID of ecdsa-with-SHA256 (RFC 5758 §3.2): the signature of every certificate a P-256 key signs. */
+export const ECDSA_WITH_SHA256_OID = '1.2.840.10045.4.3.2';
+/** OID of ecdsa-with-SHA384 (RFC 5758 §3.2): the signature of every certificate a P-384 key signs. */
+export const ECDSA_WITH_SHA384_OID = '1.2.840.10045.4.3.3';
+
+/** How a key signs a certificate: the digest, and the signatureAlgorithm written into the certificate. */
+export interface SignatureAlgorithm {
+  /** OpenSSL's name, as `openssl x509 -text` prints it. */
+  readonly name: 'sha256WithRSAEncryption' | 'ecdsa-with-SHA256' | 'ecdsa-with-SHA384';
+  readonly oid: string;
+  /** The digest passed to `crypto.sign`. */
+  readonly hash: 'sha256' | 'sha384';
+}
+
+const SIGNATURE_ALGORITHMS: Record<KeyAlgorithm, SignatureAlgorithm> = {
+  'rsa-4096': { name: 'sha256WithRSAEncryption', oid: SHA256_WITH_RSA_OID, hash: 'sha256' },
+  'ecdsa-p256': { name: 'ecdsa-with-SHA256', oid: ECDSA_WITH_SHA256_OID, hash: 'sha256' },
+  'ecdsa-p384': { name: 'ecdsa-with-SHA384', oid: ECDSA_WITH_SHA384_OID, hash: 'sha384' },
+};
+
+/**
+ * The signature algorithm of the certificates a key signs: sha256WithRSAEncryption for RSA (as common.mk's
+ * `-sha256`), ecdsa-with-SHA256 for P-256 and ecdsa-with-SHA384 for P-384 (the digest matching the curve's strength,
+ * as Go's x509 and OpenSSL choose by default).
+ *
+ * @param key the signing key (private or public).
+ * @throws Error for keys meshgen cannot sign with (other curves, Ed25519, DSA...).
+ */
+export function signatureAlgorithmFor(key: crypto.KeyObject): SignatureAlgorithm {
+  const algorithm = keyAlgorithmOf(key);
+  if (algorithm === undefined) {
+    throw new Error(
+      `the signing key is ${describeKey(key)}; meshgen signs with RSA or ECDSA on P-256 / P-384 keys (${KEY_ALGORITHMS.join(', ')}), so use such a CA key`,
+    );
+  }
+  return SIGNATURE_ALGORITHMS[algorithm];
+}
 
 const SUBJECT_KEY_IDENTIFIER_OID = '2.5.29.14';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -46,7 +84,7 @@ export type CertificateExtension =
 export interface CertificateTemplate {
   /** Subject RDNs, in the order they appear in the certificate (OpenSSL keeps the config's `[req_dn]` order). */
   readonly subject: readonly NameAttribute[];
-  /** The subject's RSA public key (SPKI PEM). */
+  /** The subject's public key (SPKI PEM): RSA, or EC on P-256 / P-384. */
   readonly publicKeyPem: string;
   /** Extensions, in the order they appear in the certificate. */
   readonly extensions: readonly CertificateExtension[];
@@ -66,7 +104,7 @@ export interface CertificateTemplate {
 
 /** Who signs a certificate. */
 export interface CertificateSigner {
-  /** The signer's RSA private key (PKCS#1 or PKCS#8 PEM). */
+  /** The signer's private key (PKCS#1, SEC 1 or PKCS#8 PEM): RSA, or EC on P-256 / P-384. */
   readonly keyPem: string;
   /**
    * The signer's certificate: its subject becomes the issuer and its subject key identifier the authority key identifier.
@@ -83,9 +121,14 @@ const getTBSCertificate = (forge.pki as unknown as { getTBSCertificate(cert: for
 /**
  * Builds and signs an X.509 v3 certificate: node-forge assembles the TBSCertificate, Node's crypto (OpenSSL) signs it.
  *
- * The signature is sha256WithRSAEncryption (PKCS#1 v1.5), computed natively over the DER of the TBSCertificate;
- * node-forge's pure-JavaScript `cert.sign` (~200 ms per RSA-4096 signature) is not used. For a signer with a
- * certificate, the issuer name is copied byte for byte from the signer's subject, as RFC 5280 name chaining expects.
+ * The signature algorithm follows the signing key ({@link signatureAlgorithmFor}): sha256WithRSAEncryption (PKCS#1
+ * v1.5) for RSA, ecdsa-with-SHA256 / ecdsa-with-SHA384 for P-256 / P-384, computed natively over the DER of the
+ * TBSCertificate (node-forge signs with neither ECDSA nor, at a usable speed, RSA-4096). The subject key may be of
+ * another algorithm than the signer's (an RSA root signs an ECDSA intermediate and the other way round): its
+ * SubjectPublicKeyInfo is copied as Node encodes it. ECDSA AlgorithmIdentifiers have no parameters (RFC 5758 §3.2),
+ * RSA ones a NULL (RFC 4055), and the ECDSA signature is the DER `Ecdsa-Sig-Value` (RFC 3279 §2.2.3) in the BIT
+ * STRING. For a signer with a certificate, the issuer name is copied byte for byte from the signer's subject, as RFC
+ * 5280 name chaining expects.
  *
  * @param template subject, public key, extensions and validity of the new certificate.
  * @param signer the issuing key, and its certificate unless self-signed.
@@ -93,11 +136,7 @@ const getTBSCertificate = (forge.pki as unknown as { getTBSCertificate(cert: for
  */
 export function issueCertificate(template: CertificateTemplate, signer: CertificateSigner): string {
   const signingKey = crypto.createPrivateKey(signer.keyPem);
-  if (signingKey.asymmetricKeyType !== 'rsa') {
-    throw new Error(
-      `the signing key is ${show(signingKey.asymmetricKeyType)}, not RSA; meshgen signs with sha256WithRSAEncryption, so use an RSA CA key`,
-    );
-  }
+  const signature = signatureAlgorithmFor(signingKey);
   const issuerCert = signer.certPem === undefined ? undefined : new crypto.X509Certificate(signer.certPem);
   if (issuerCert && !issuerCert.checkPrivateKey(signingKey)) {
     throw new Error(
@@ -108,7 +147,11 @@ export function issueCertificate(template: CertificateTemplate, signer: Certific
   const now = template.now ?? new Date();
   if (Number.isNaN(now.getTime())) throw new Error('the start of validity is an invalid Date; pass a valid `now`');
 
-  const subjectSpki = crypto.createPublicKey(template.publicKeyPem).export({ type: 'spki', format: 'der' });
+  const subjectKey = crypto.createPublicKey(template.publicKeyPem);
+  if (keyAlgorithmOf(subjectKey) === undefined) {
+    throw new Error(`the subject key is ${describeKey(subjectKey)}; meshgen issues CA certificates for RSA and ECDSA P-256 / P-384 keys only`);
+  }
+  const subjectSpki = subjectKey.export({ type: 'spki', format: 'der' });
   const subjectKeyId = keyIdentifier(subjectSpki);
   const issuer = issuerCert ? readTbs(issuerCert.raw) : undefined;
   const issuerSki = issuer?.subjectKeyIdentifier;
@@ -120,27 +163,46 @@ export function issueCertificate(template: CertificateTemplate, signer: Certific
   cert.serialNumber = template.serialNumber ?? randomSerialNumber();
   cert.validity.notBefore = now;
   cert.validity.notAfter = new Date(now.getTime() + template.days * DAY_MS);
-  cert.publicKey = forge.pki.publicKeyFromAsn1(forge.asn1.fromDer(subjectSpki.toString('binary')));
+  // node-forge only encodes RSA keys: it gets a placeholder, replaced below by the subject's SubjectPublicKeyInfo.
+  cert.publicKey = PLACEHOLDER_PUBLIC_KEY;
   cert.setSubject(toForgeAttributes(template.subject));
   cert.setIssuer(issuer ? [] : toForgeAttributes(template.subject));
   cert.setExtensions(template.extensions.map((e) => toForgeExtension(e, subjectKeyId, authorityKeyId)));
-  cert.md = forge.md.sha256.create();
-  cert.signatureOid = SHA256_WITH_RSA_OID;
-  cert.siginfo.algorithmOid = SHA256_WITH_RSA_OID;
+  cert.siginfo.algorithmOid = signature.oid;
 
   const tbs = getTBSCertificate(cert);
   // TBSCertificate: [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [3] extensions
-  if (issuer) (tbs.value as Asn1[])[3] = issuer.subject;
-  cert.tbsCertificate = tbs;
+  const fields = tbs.value as Asn1[];
+  fields[2] = algorithmIdentifier(signature);
+  if (issuer) fields[3] = issuer.subject;
+  fields[6] = fromDer(subjectSpki.toString('binary'), { decodeBitStrings: false });
   const tbsDer = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
-  cert.signature = crypto.sign('sha256', tbsDer, signingKey).toString('binary');
+  // Node signs ECDSA as DER (dsaEncoding 'der' is the default), which is what X.509 carries.
+  const signatureValue = crypto.sign(signature.hash, tbsDer, signingKey);
 
-  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+  const { UNIVERSAL } = forge.asn1.Class;
+  const certificate = forge.asn1.create(UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
+    tbs,
+    algorithmIdentifier(signature),
+    forge.asn1.create(UNIVERSAL, forge.asn1.Type.BITSTRING, false, `\x00${signatureValue.toString('binary')}`),
+  ]);
+  const der = Buffer.from(forge.asn1.toDer(certificate).getBytes(), 'binary');
   const result = new crypto.X509Certificate(der);
   if (!result.verify(issuerCert ? issuerCert.publicKey : crypto.createPublicKey(signingKey))) {
     throw new Error('internal error: the certificate just signed does not verify with its issuer key; please report this as a meshgen bug');
   }
   return result.toString();
+}
+
+/** A syntactically valid RSA public key for node-forge's TBSCertificate encoder; never written into a certificate. */
+const PLACEHOLDER_PUBLIC_KEY = forge.pki.setRsaPublicKey(new forge.jsbn.BigInteger('3', 10), new forge.jsbn.BigInteger('3', 10));
+
+/** `AlgorithmIdentifier` of a signature: RSA with a NULL parameter (RFC 4055), ECDSA without parameters (RFC 5758). */
+function algorithmIdentifier(signature: SignatureAlgorithm): Asn1 {
+  const { UNIVERSAL } = forge.asn1.Class;
+  const oid = forge.asn1.create(UNIVERSAL, forge.asn1.Type.OID, false, forge.asn1.oidToDer(signature.oid).getBytes());
+  const parts = signature.oid === SHA256_WITH_RSA_OID ? [oid, forge.asn1.create(UNIVERSAL, forge.asn1.Type.NULL, false, '')] : [oid];
+  return forge.asn1.create(UNIVERSAL, forge.asn1.Type.SEQUENCE, true, parts);
 }
 
 /**

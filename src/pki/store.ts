@@ -7,6 +7,7 @@ import { faultPoint } from '../fault';
 import { PRIVATE_DIR_MODE, readIfExists, TMP_SUFFIX, writeFileAtomic, writePrivateFile } from '../fs-util';
 import { createIntermediateCa, type IntermediateCaFiles, issuingRootIndex, keyMatches, parseCertificate, verifyIntermediate } from './ca';
 import { pemCertificates } from './certificate';
+import { describeKey, type KeyAlgorithm, keyAlgorithmOf } from './keys';
 import {
   NEXT_ROOT_CERT_FILE,
   NEXT_ROOT_KEY_FILE,
@@ -71,7 +72,12 @@ export interface EnsureIntermediatesOptions {
   /** Organisation (`O`) of new intermediates. */
   readonly org: string;
   /**
-   * RSA modulus size of new intermediates.
+   * Key algorithm of new intermediates (`pki.keyAlgorithm`); existing intermediates keep theirs.
+   * @default 'rsa-4096'
+   */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /**
+   * RSA modulus size of new intermediates (`rsa-4096` only).
    * @default 4096
    */
   readonly keySize?: number;
@@ -166,8 +172,8 @@ export class CertStore {
    * Reads and validates the root CA.
    *
    * @returns undefined when `certs/root-cert.pem` does not exist; `keyPem` is absent when `certs/root-key.pem` is.
-   * @throws InputError when the certificate does not parse or is not a CA, or the key does not parse, is not RSA or
-   *   does not match the certificate.
+   * @throws InputError when the certificate does not parse or is not a CA, or the key does not parse, is neither RSA
+   *   nor ECDSA P-256 / P-384, or does not match the certificate.
    */
   public readRoot(): { certPem: string; keyPem?: string } | undefined {
     return this.readRootAt(ROOT_CERT_FILE, ROOT_KEY_FILE);
@@ -404,7 +410,14 @@ export class CertStore {
       let done = 0;
       opts.onProgress?.(0, missing.length);
       await forEachLimited(missing, maxParallel(), async (cluster) => {
-        const created = await createIntermediateCa({ org: opts.org, cluster, root: issuer, keySize: opts.keySize, days: opts.days });
+        const created = await createIntermediateCa({
+          org: opts.org,
+          cluster,
+          root: issuer,
+          keyAlgorithm: opts.keyAlgorithm,
+          keySize: opts.keySize,
+          days: opts.days,
+        });
         const files = { ...created, rootCertPem: trust.bundle };
         if (opts.write !== false) this.writeIntermediate(cluster, files);
         made.set(cluster, files);
@@ -462,10 +475,10 @@ export class CertStore {
       } catch (e) {
         problems.push({ file: keyFile, message: `is not a valid PEM private key (${e instanceof Error ? e.message : String(e)})`, fix: restore });
       }
-      if (key && key.asymmetricKeyType !== 'rsa') {
+      if (key && keyAlgorithmOf(key) === undefined) {
         problems.push({
           file: keyFile,
-          message: `is a ${show(key.asymmetricKeyType)} key; meshgen signs intermediates with RSA (sha256WithRSAEncryption)`,
+          message: `holds a key meshgen cannot sign with (${describeKey(key)}); meshgen signs intermediates with RSA or ECDSA P-256 / P-384 keys only`,
           fix: restore,
         });
       } else if (key && !(cert instanceof Error) && !keyMatches(cert, key)) {

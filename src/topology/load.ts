@@ -2,8 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { InputError, type Problem, show } from '../errors';
 import { READ_LIMITS, readBounded } from '../fs-util';
+import { DEFAULT_KEY_ALGORITHM } from '../pki/keys';
 import { type PlainSecret, PRIVATE_KEY_PEM, plainSecretIn } from '../plain-secrets';
-import type { Cluster, Dataplane, Installer, Mesh, Role, SecretStore, SecretsProvider } from './model';
+import type { Cluster, Dataplane, Installer, KeyAlgorithm, Mesh, Role, SecretStore, SecretsProvider } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource, type YamlString } from './yaml-source';
@@ -65,6 +66,7 @@ interface RawTopology {
     generator?: 'list' | 'clusters';
     fluxSource?: string;
   };
+  pki?: { keyAlgorithm?: KeyAlgorithm };
   contexts: Record<string, RawContext> | null;
 }
 
@@ -291,6 +293,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
       generator: raw.gitops?.generator ?? 'list',
       fluxSource: raw.gitops?.fluxSource ?? 'flux-system',
     }),
+    pki: Object.freeze({ keyAlgorithm: raw.pki?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM }),
     clusters: Object.freeze(clusters),
     networks: Object.freeze([...new Set(clusters.map((c) => c.network))].sort()),
   });

@@ -3,6 +3,9 @@
  * peers get a remote secret); the constructs in `charts/` only decide how it looks.
  */
 
+import type { KeyAlgorithm } from '../pki/keys';
+
+export type { KeyAlgorithm };
 export type Role = 'primary' | 'remote';
 export type Installer = 'operator' | 'helm' | 'sail';
 export type SecretsProvider = 'sealed-secrets' | 'external-secrets';
@@ -52,6 +55,12 @@ export interface GitOps {
   readonly fluxSource: string;
 }
 
+/** How new CA keys are made (`pki:` of topology.yaml). */
+export interface Pki {
+  /** Algorithm of new intermediate CAs and of the new root of a rotation; existing keys keep theirs. */
+  readonly keyAlgorithm: KeyAlgorithm;
+}
+
 /** The whole mesh, as validated from topology.yaml. */
 export interface Mesh {
   readonly meshId: string;
@@ -71,6 +80,7 @@ export interface Mesh {
     readonly prefix: string;
   };
   readonly gitops: GitOps;
+  readonly pki: Pki;
   /** Sorted by name. */
   readonly clusters: readonly Cluster[];
   /** Sorted, distinct. */

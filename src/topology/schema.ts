@@ -6,6 +6,8 @@
  * additionalProperties, propertyNames, enum, pattern, minLength, maxLength, items, description, default.
  */
 
+import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS } from '../pki/keys';
+
 /** A DNS-1123 label: what Kubernetes requires of names used in object names and directories. */
 export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** A DNS-1123 subdomain: Kubernetes object names. */
@@ -235,6 +237,20 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
           pattern: DNS1123_LABEL,
           default: 'flux-system',
           description: 'Name of the Flux GitRepository (in flux-system) that holds this repository.',
+        },
+      },
+    },
+    pki: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How meshgen makes new CA keys (existing keys and certificates are kept).',
+      properties: {
+        keyAlgorithm: {
+          type: 'string',
+          enum: [...KEY_ALGORITHMS],
+          default: DEFAULT_KEY_ALGORITHM,
+          description:
+            "Key algorithm of new intermediate CAs (synth, rotate) and new roots (rotate-root): rsa-4096 as Istio's tools/certs/common.mk, or ecdsa-p256 / ecdsa-p384 (signed ecdsa-with-SHA256 / SHA384; key generation in milliseconds instead of about a second per RSA-4096 key).",
         },
       },
     },

@@ -50,8 +50,28 @@ describe('seed flow: prep → topology → synth → seal-token → synth', () =
   });
 
   test('prep creates the root CA, base.yaml, topology.yaml and .gitignore; a second run changes nothing', async () => {
+    // A Git work tree with an origin, as a user's repository: prep takes gitops.repoURL from it.
+    const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { stdio: 'ignore' });
+    let origin: string | undefined;
+    try {
+      git('init', '-q');
+      git('remote', 'add', 'origin', 'https://git.example.com/demo/mesh.git');
+      origin = 'https://git.example.com/demo/mesh.git';
+    } catch {
+      origin = undefined; // no git: gitops.repoURL is set by hand below
+    }
     const r = await runCli(['prep', '--mesh-id', 'demo-mesh', '--org', 'Example Org', '--key-size', '2048', '--workdir', dir]);
     assert.equal(r.code, 0, r.stderr);
+    const topology = fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8');
+    if (origin !== undefined) {
+      assert.equal(parse(topology).gitops?.repoURL, origin, topology);
+      assert.match(r.stderr, /note: topology\.yaml: gitops\.repoURL is https:\/\/git\.example\.com\/demo\/mesh\.git \(git remote get-url origin\)/);
+    } else {
+      fs.writeFileSync(
+        path.join(dir, 'topology.yaml'),
+        topology.replace('\ncontexts:', '\ngitops:\n  repoURL: https://git.example.com/demo/mesh.git\ncontexts:'),
+      );
+    }
     for (const f of ['certs/root-cert.pem', 'certs/root-key.pem', 'base.yaml', 'topology.yaml', '.gitignore']) {
       assert.ok(fs.existsSync(path.join(dir, f)), `${f} was created`);
     }

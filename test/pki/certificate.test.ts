@@ -122,17 +122,21 @@ test('fails when the signing key does not match the issuer certificate', async (
   );
 });
 
-test('fails when the signing key is not RSA', async () => {
-  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+test('fails when the signing key or the subject key is neither RSA nor ECDSA P-256 / P-384', async () => {
+  const p521 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' });
+  const ed = crypto.generateKeyPairSync('ed25519');
   const key = await generateRsaKey(2048);
+  const pem = (k: crypto.KeyObject) => k.export({ type: k.type === 'private' ? 'pkcs8' : 'spki', format: 'pem' }).toString();
+  const template = { subject: [{ shortName: 'CN' as const, value: 'x' }], publicKeyPem: key.publicKeyPem, extensions: [], days: 1 };
 
   assert.throws(
-    () =>
-      issueCertificate(
-        { subject: [{ shortName: 'CN', value: 'x' }], publicKeyPem: key.publicKeyPem, extensions: [], days: 1 },
-        { keyPem: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
-      ),
-    /the signing key is "ec", not RSA/,
+    () => issueCertificate(template, { keyPem: pem(p521.privateKey) }),
+    /the signing key is EC secp521r1; meshgen signs with RSA or ECDSA/,
+  );
+  assert.throws(() => issueCertificate(template, { keyPem: pem(ed.privateKey) }), /the signing key is ed25519/);
+  assert.throws(
+    () => issueCertificate({ ...template, publicKeyPem: pem(ed.publicKey) }, { keyPem: key.privateKeyPem }),
+    /the subject key is ed25519; meshgen issues CA certificates for RSA and ECDSA P-256 \/ P-384 keys only/,
   );
 });
 
