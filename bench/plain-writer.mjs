@@ -38,6 +38,8 @@ export function listFiles(root) {
 export function readObjects(distDir) {
   const files = [];
   for (const rel of listFiles(distDir)) {
+    // dist/README.md (Markdown documentation) is not an object file: the plain writer writes YAML only.
+    if (!rel.endsWith('.yaml')) continue;
     const text = fs.readFileSync(path.join(distDir, rel), 'utf8');
     const m = /^(?:#[^\n]*\n)*/.exec(text);
     const header = m ? m[0] : '';
@@ -77,10 +79,10 @@ function write(inFile, outDir) {
   }
 }
 
-/** Byte-compares two trees. */
+/** Byte-compares the YAML files of two trees (the plain writer writes no README.md). */
 export function compareTrees(a, b) {
-  const fa = listFiles(a);
-  const fb = new Set(listFiles(b));
+  const fa = listFiles(a).filter((f) => f.endsWith('.yaml'));
+  const fb = new Set(listFiles(b).filter((f) => f.endsWith('.yaml')));
   const different = [];
   const missing = [];
   for (const rel of fa) {
