@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { isBase64 } from '../util/records';
 
 /**
  * A fast YAML emitter for the JSON-shaped objects meshgen writes, producing exactly what
@@ -30,7 +31,6 @@ function emitFast(value: unknown): string {
 /** Options that must match render.ts's toYaml. */
 const OPTS = { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, version: '1.1' } as const;
 const cache = new Map<string, string>();
-const BASE64 = /^[A-Za-z0-9+/]+=*$/;
 /** A character that no YAML 1.1 number, boolean, null or timestamp contains. */
 const NOT_A_NUMBER = /[A-DF-Za-df-z+/]/;
 
@@ -84,7 +84,7 @@ function scalar(v: unknown, indent: number): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number' && Number.isFinite(v)) return cached(`n:${v}`, v);
   if (typeof v !== 'string') return cached(`x:${JSON.stringify(v)}`, v);
-  if (v.length > 40 && BASE64.test(v) && NOT_A_NUMBER.test(v)) return v;
+  if (v.length > 40 && isBase64(v) && NOT_A_NUMBER.test(v)) return v;
   if (!v.includes('\n')) return cached(`s:${v}`, v);
   // A block scalar: rendered under a key at column 0 its lines are indented by 2; move them to this depth.
   const text = stringify({ x: v }, OPTS);

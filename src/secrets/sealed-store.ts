@@ -7,6 +7,7 @@ import { makeDirs, TMP_SUFFIX, writeFileAtomic, writeFileMode } from '../fs-util
 import { toYaml } from '../output/render';
 import { DNS1123_LABEL } from '../topology/schema';
 import { YamlSource } from '../topology/yaml-source';
+import { isBase64 } from '../util/records';
 
 /** Directory (in the work directory) of the committed ciphertexts that synth reuses. */
 export const SEALED_DIR = 'sealed';
@@ -245,7 +246,6 @@ export class SealedStore {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const BASE64 = /^[A-Za-z0-9+/]+=*$/;
 
 /**
  * Reads a store file in exactly the form `render()` writes, line by line: parsing 200 stores of 40,000 values with
@@ -292,7 +292,7 @@ function parseSealsFast(cluster: string, text: string): ClusterSeals | undefined
       }
     }
     const [check, pub, sha, value] = ['check', 'publicSha256', 'sha256', 'value'].map((n) => fields.get(n));
-    if (sha === undefined || value === undefined || !HEX64.test(sha) || !BASE64.test(value)) return undefined;
+    if (sha === undefined || value === undefined || !HEX64.test(sha) || !isBase64(value)) return undefined;
     if ((pub !== undefined && !HEX64.test(pub)) || (check !== undefined && !HEX64.test(check))) return undefined;
     const e: StoredEntry = { ...(check === undefined ? {} : { check }), ...(pub === undefined ? {} : { publicSha256: pub }), sha256: sha, value };
     secret.set(k, e);
@@ -351,7 +351,7 @@ function parseSeals(file: string, cluster: string, text: string): ClusterSeals {
           typeof entry.sha256 !== 'string' ||
           !/^[0-9a-f]{64}$/.test(entry.sha256) ||
           typeof entry.value !== 'string' ||
-          !/^[A-Za-z0-9+/]+=*$/.test(entry.value)
+          !isBase64(entry.value)
         ) {
           problems.push(src.problem(['secrets', s, k], 'expected sha256 (64 hex digits) and value (base64)', fix));
           continue;

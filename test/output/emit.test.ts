@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { parse, parseAllDocuments } from 'yaml';
 import { emitYaml } from '../../src/output/emit';
 import { toYamlWithLibrary } from '../../src/output/render';
+import { isBase64 } from '../../src/util/records';
 import { hashTree, REPO_ROOT } from '../helpers/workdir';
 
 test('emitYaml writes exactly what yaml.stringify writes, for every object of the example dist/ and sealed/', () => {
@@ -86,5 +87,17 @@ test('emitYaml equals yaml.stringify on random JSON-shaped objects, ambiguous YA
       assert.deepEqual(parse(fast, { version: '1.1' }) ?? {}, o);
     }),
     { numRuns: 300 },
+  );
+});
+
+test('isBase64 is the regular expression ^[A-Za-z0-9+/]+=*$, character for character', () => {
+  const re = /^[A-Za-z0-9+/]+=*$/;
+  const alphabet = 'AZaz09+/=-_ \n.Ä';
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }), (chars) => {
+      const s = chars.join('');
+      assert.equal(isBase64(s), re.test(s), JSON.stringify(s));
+    }),
+    { seed: 7, numRuns: 2000 },
   );
 });
