@@ -31,7 +31,7 @@ export const FAULT_POINTS = [
   'sealed.before-commit',
   'sealed.store-committed',
   'sealed.store-removed',
-  // src/seal-token.ts: the stores are saved, the tokens not yet kept.
+  // src/commands/seal-token.ts: the stores are saved, the tokens not yet kept.
   'seal-token.stores-saved',
   // src/output/tree.ts: the swap of dist/ (staging complete; dist/ moved away; new tree in place, old not yet removed).
   'dist.staged',

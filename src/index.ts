@@ -33,6 +33,8 @@ export { IstiodExposure, type IstiodExposureProps } from './charts/istiod-exposu
 export { ReaderToken } from './charts/reader-token';
 export { kubeconfigTemplate, RemoteSecret, type RemoteSecretProps, remoteSecretKubeconfig } from './charts/remote-secret';
 export { SYNC_WAVE_ANNOTATION, SyncWave, syncWave } from './charts/sync-waves';
+export { DIST_DIR, type SynthOptions, type SynthResult, synth } from './commands/synth';
+export { type ValidateOptions, type ValidateResult, validate } from './commands/validate';
 export { CheckFailed, InputError, type Problem } from './errors';
 export { type ExtendContext, type ExtendFunction, loadExtension } from './extend';
 export { FluxKustomizations, type FluxKustomizationsProps, type FluxStage } from './gitops/flux-kustomizations';
@@ -41,7 +43,5 @@ export { helmValuesFiles } from './installers/argocd-applications';
 export { type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease, IstioHelmReleases } from './installers/helm-releases';
 export { SailAmbient, SailIstio, type SailIstioProps } from './installers/sail';
 export { translateControlPlane, translateEastWestGateway } from './installers/translate';
-export { DIST_DIR, type SynthOptions, type SynthResult, synth } from './synth';
 export { loadBase, loadTopology, parseBase, parseTopology } from './topology/load';
 export type { Cluster, Dataplane, GitOps, Installer, Mesh, Role, SecretStore, SecretsProvider } from './topology/model';
-export { type ValidateOptions, type ValidateResult, validate } from './validate';

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { discover } from '../discover';
+import { discover } from '../commands/discover';
 import { withWorkdirLock } from '../lock';
 import { TOPOLOGY_FILE } from '../topology/load';
 import { type GlobalArgs, workdirOf } from './common';

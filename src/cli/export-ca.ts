@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { exportCa } from '../export-ca';
+import { exportCa } from '../commands/export-ca';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

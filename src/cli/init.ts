@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { init } from '../commands/init';
 import { InputError } from '../errors';
-import { init } from '../init';
 import { checkCaOptions, type GlobalArgs } from './common';
 import type { Ctx } from './context';
 

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
+import { prep } from '../commands/prep';
 import { InputError } from '../errors';
 import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from '../pki';
-import { prep } from '../prep';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
+import { ROOT_ROTATION_STEPS, type RootRotationStep, rootRotationStatus, rotateIntermediates, rotateRoot } from '../commands/rotate';
 import { InputError, type Problem } from '../errors';
 import { streamLogger } from '../log';
 import { NEXT_ROOT_CERT_FILE, ROTATION_FILE, type RotationPhase } from '../pki';
-import { ROOT_ROTATION_STEPS, type RootRotationStep, rootRotationStatus, rotateIntermediates, rotateRoot } from '../rotate';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
+import { sealTokens, type TokenInput, tokensOfDirectory } from '../commands/seal-token';
 import { InputError } from '../errors';
 import { READ_LIMITS, readBounded, readStreamBounded } from '../fs-util';
 import { streamLogger } from '../log';
-import { sealTokens, type TokenInput, tokensOfDirectory } from '../seal-token';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

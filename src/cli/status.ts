@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { renderStatusJson, renderStatusText, STATUS_WARN_DAYS, status } from '../status';
+import { renderStatusJson, renderStatusText, STATUS_WARN_DAYS, status } from '../commands/status';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
+import { synth } from '../commands/synth';
 import { streamLogger } from '../log';
 import { isClean } from '../output/tree';
-import { synth } from '../synth';
 import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

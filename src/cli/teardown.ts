@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
+import { teardown } from '../commands/teardown';
 import { streamLogger } from '../log';
-import { teardown } from '../teardown';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
+import { DEFAULT_WARN_DAYS, validate } from '../commands/validate';
 import { formatProblem, InputError } from '../errors';
-import { DEFAULT_WARN_DAYS, validate } from '../validate';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 

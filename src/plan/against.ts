@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DIST_DIR } from '../commands/synth';
 import { InputError } from '../errors';
 import { currentTree, readTree, type Tree } from '../output/tree';
-import { DIST_DIR } from '../synth';
 
 /** The old tree and where it came from. */
 export interface AgainstTree {

@@ -4,10 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DIST_DIR, runSynth, type SynthCollector } from '../commands/synth';
 import { withWorkdirLock } from '../lock';
 import type { TreeDiff } from '../output/tree';
 import { certificateInfo } from '../pki';
-import { DIST_DIR, runSynth, type SynthCollector } from '../synth';
 import { type AgainstTree, againstDir, againstGit } from './against';
 import { type PlanChange, semanticChanges } from './semantic';
 

@@ -1,4 +1,4 @@
-import type { PlanResult } from './index';
+import type { PlanResult } from '.';
 import type { PlanChange } from './semantic';
 
 /** The prefix of the lines that concern the whole mesh rather than one cluster. */

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { parse } from 'yaml';
-import { clusterNameFor, discover, unifiedDiff } from '../../src/discover';
+import { clusterNameFor, discover, unifiedDiff } from '../../src/commands/discover';
 import { InputError } from '../../src/errors';
 import { parseTopology } from '../../src/topology/load';
 import { type CliResult, runCli } from '../helpers/cli';

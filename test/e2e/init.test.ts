@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { meshgenDependency } from '../../src/init';
+import { meshgenDependency } from '../../src/commands/init';
 import { runCli } from '../helpers/cli';
 import { apiServerCaData, meshPki } from '../helpers/mesh-gen';
 import { hashTree, makeExampleWorkdir, REPO_ROOT } from '../helpers/workdir';

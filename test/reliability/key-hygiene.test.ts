@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { GITIGNORE_LINES } from '../../src/prep';
+import { GITIGNORE_LINES } from '../../src/commands/prep';
 import { runCli } from '../helpers/cli';
 import { type MeshSpec, makeMeshWorkdir, synthIn } from '../helpers/mesh-gen';
 import { modeOf } from '../helpers/snapshot';

@@ -7,10 +7,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { synth } from '../../src/commands/synth';
+import { type ValidateResult, validate } from '../../src/commands/validate';
 import { formatProblem } from '../../src/errors';
 import { CertStore, createIntermediateCa, createRootCa } from '../../src/pki';
-import { synth } from '../../src/synth';
-import { type ValidateResult, validate } from '../../src/validate';
 import { type CliResult, runCli } from '../helpers/cli';
 import { makeExampleWorkdir } from '../helpers/workdir';
 

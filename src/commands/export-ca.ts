@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CACERTS_KEYS } from './charts/ca-certs';
-import { cacertsKey } from './charts/external-secrets';
-import { InputError } from './errors';
-import { makeDirs, PRIVATE_DIR_MODE, writeFileAtomic, writePrivateFile } from './fs-util';
-import { withWorkdirLock } from './lock';
-import { CertStore } from './pki';
-import { findContext, loadTopology } from './topology/load';
+import { CACERTS_KEYS } from '../charts/ca-certs';
+import { cacertsKey } from '../charts/external-secrets';
+import { InputError } from '../errors';
+import { makeDirs, PRIVATE_DIR_MODE, writeFileAtomic, writePrivateFile } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import { CertStore } from '../pki';
+import { findContext, loadTopology } from '../topology/load';
 
 /** Options of `export-ca`. */
 export interface ExportCaOptions {

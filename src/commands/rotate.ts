@@ -8,10 +8,10 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, type Problem } from './errors';
-import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from './fs-util';
-import { withWorkdirLock } from './lock';
-import { type Logger, progressCounter } from './log';
+import { InputError, type Problem } from '../errors';
+import { ensureGitignore, PRIVATE_DIR_MODE, readIfExists, writeFileAtomic, writePrivateFile } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import { type Logger, progressCounter } from '../log';
 import {
   CERTS_DIR,
   CertStore,
@@ -41,11 +41,11 @@ import {
   verifyIntermediate,
   withTrailingNewline,
   writeRotationState,
-} from './pki';
+} from '../pki';
+import { loadTopology } from '../topology/load';
+import type { Cluster, Mesh, SecretsProvider } from '../topology/model';
+import { nearest } from '../topology/validate';
 import { GITIGNORE_LINES } from './prep';
-import { loadTopology } from './topology/load';
-import type { Cluster, Mesh, SecretsProvider } from './topology/model';
-import { nearest } from './topology/validate';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,15 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { InputError, type Problem } from './errors';
-import { ensureGitignore, writeFileAtomic } from './fs-util';
-import { originRemote } from './git-remote';
-import { withWorkdirLock } from './lock';
-import { isMeshgenCheckout, meshgenPackage } from './package-info';
-import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './pki';
-import { BASE_FILE, TOPOLOGY_FILE } from './topology/load';
-import { LABEL_VALUE } from './topology/schema';
-import { YamlSource } from './topology/yaml-source';
+import { InputError, type Problem } from '../errors';
+import { ensureGitignore, writeFileAtomic } from '../fs-util';
+import { originRemote } from '../git-remote';
+import { withWorkdirLock } from '../lock';
+import { isMeshgenCheckout, meshgenPackage } from '../package-info';
+import { CertStore, createRootCa, DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from '../pki';
+import { BASE_FILE, TOPOLOGY_FILE } from '../topology/load';
+import { LABEL_VALUE } from '../topology/schema';
+import { YamlSource } from '../topology/yaml-source';
 
 /** Options of `prep`. */
 export interface PrepOptions {

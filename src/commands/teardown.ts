@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './fs-util';
-import { withWorkdirLock } from './lock';
-import type { Logger } from './log';
-import { TEARDOWN_FILE } from './output/torn-down';
+import { writeFileAtomic } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import type { Logger } from '../log';
+import { TEARDOWN_FILE } from '../output/torn-down';
 import { runSynth } from './synth';
 
 const MARKER = `# meshgen teardown: this mesh is uninstalled. While this file exists, synth keeps dist/clusters/* empty (only their

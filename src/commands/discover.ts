@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { diffLines, structuredPatch } from 'diff';
 import { type Document, isMap, isPair, isScalar, type Pair, parse, parseDocument, Scalar, type YAMLMap } from 'yaml';
-import { clip, InputError, type Problem, show } from './errors';
-import { READ_LIMITS, readBounded, writeFileAtomic } from './fs-util';
-import { plainSecretIn } from './plain-secrets';
-import { parseTopology, readInput, TOPOLOGY_FILE } from './topology/load';
-import { DNS1123_LABEL, type SchemaNode, TOPOLOGY_SCHEMA } from './topology/schema';
-import { nearest } from './topology/validate';
-import { formatPath, YamlSource } from './topology/yaml-source';
+import { clip, InputError, type Problem, show } from '../errors';
+import { READ_LIMITS, readBounded, writeFileAtomic } from '../fs-util';
+import { plainSecretIn } from '../plain-secrets';
+import { parseTopology, readInput, TOPOLOGY_FILE } from '../topology/load';
+import { DNS1123_LABEL, type SchemaNode, TOPOLOGY_SCHEMA } from '../topology/schema';
+import { nearest } from '../topology/validate';
+import { formatPath, YamlSource } from '../topology/yaml-source';
 
 /** Options of {@link discover}. */
 export interface DiscoverOptions {

@@ -1,26 +1,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES, type Stage } from './charts/cluster-chart';
-import { CheckFailed, InputError, type Problem } from './errors';
-import { loadExtension, runExtension } from './extend';
-import { ensureGitignore, removeStaleTempFiles } from './fs-util';
-import { type ClusterHelm, gitopsFiles, translationWarnings } from './gitops/entry-points';
-import { helmValuesFiles } from './installers/argocd-applications';
-import { withWorkdirLock } from './lock';
-import { type Logger, progressCounter, quietLogger } from './log';
-import { README_FILE, ReadmeBuilder } from './output/readme';
-import { renderKustomization, renderManifests } from './output/render';
-import { TEARDOWN_FILE, tornDownFile } from './output/torn-down';
-import { type TreeDiff, TreeWriter } from './output/tree';
-import { CertStore, type IntermediatePublic, organisationOf, trustBundleFor } from './pki';
+import { ClusterChart, type ClusterSecrets, ISTIOCTL_HEADER, STAGES, type Stage } from '../charts/cluster-chart';
+import { CheckFailed, InputError, type Problem } from '../errors';
+import { loadExtension, runExtension } from '../extend';
+import { ensureGitignore, removeStaleTempFiles } from '../fs-util';
+import { type ClusterHelm, gitopsFiles, translationWarnings } from '../gitops/entry-points';
+import { helmValuesFiles } from '../installers/argocd-applications';
+import { withWorkdirLock } from '../lock';
+import { type Logger, progressCounter, quietLogger } from '../log';
+import { README_FILE, ReadmeBuilder } from '../output/readme';
+import { renderKustomization, renderManifests } from '../output/render';
+import { TEARDOWN_FILE, tornDownFile } from '../output/torn-down';
+import { type TreeDiff, TreeWriter } from '../output/tree';
+import { CertStore, type IntermediatePublic, organisationOf, trustBundleFor } from '../pki';
+import { loadMeshSealingCerts } from '../secrets/mesh-certs';
+import { SEALED_DIR, SealedStore } from '../secrets/sealed-store';
+import type { Need } from '../secrets/sealer';
+import { Sealing } from '../secrets/sealing';
+import { type BaseOperator, formatWarning, loadBase, loadTopology, TOPOLOGY_FILE } from '../topology/load';
+import { type Cluster, remoteSecretPeers, type SecretStore } from '../topology/model';
 import { GITIGNORE_LINES } from './prep';
-import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { SEALED_DIR, SealedStore } from './secrets/sealed-store';
-import type { Need } from './secrets/sealer';
-import { Sealing } from './secrets/sealing';
-import { type BaseOperator, formatWarning, loadBase, loadTopology, TOPOLOGY_FILE } from './topology/load';
-import { type Cluster, remoteSecretPeers, type SecretStore } from './topology/model';
 
 /** The output directory, relative to the work directory. */
 export const DIST_DIR = 'dist';
@@ -327,4 +327,4 @@ function loadAllStores(store: SealedStore, clusters: readonly string[]): void {
 }
 
 export type { BaseOperator, IntermediatePublic, Need };
-export { UNSEALED_PLACEHOLDER } from './secrets/sealer';
+export { UNSEALED_PLACEHOLDER } from '../secrets/sealer';

@@ -6,18 +6,18 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { kubeconfigTemplate } from './charts/remote-secret';
-import { InputError } from './errors';
-import { readIfExists } from './fs-util';
-import { withWorkdirLock } from './lock';
-import { currentTree, readTree } from './output/tree';
-import { CERTS_DIR } from './pki';
-import { sealingLabel } from './secrets/kubeseal';
-import { fingerprint, SealedStore } from './secrets/sealed-store';
-import { tokenFile } from './secrets/tokens';
+import { kubeconfigTemplate } from '../charts/remote-secret';
+import { InputError } from '../errors';
+import { readIfExists } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import { currentTree, readTree } from '../output/tree';
+import { CERTS_DIR } from '../pki';
+import { sealingLabel } from '../secrets/kubeseal';
+import { fingerprint, SealedStore } from '../secrets/sealed-store';
+import { tokenFile } from '../secrets/tokens';
+import { loadTopology } from '../topology/load';
+import { type Cluster, ISTIO_NAMESPACE, type Mesh, remoteSecretName, remoteSecretPeers } from '../topology/model';
 import { DIST_DIR, runSynth, type SynthCollector } from './synth';
-import { loadTopology } from './topology/load';
-import { type Cluster, ISTIO_NAMESPACE, type Mesh, remoteSecretName, remoteSecretPeers } from './topology/model';
 
 /** Certificates expiring within this many days need action unless `warnDays` says otherwise. */
 export const STATUS_WARN_DAYS = 30;

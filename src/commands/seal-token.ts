@@ -1,19 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, type Problem } from './errors';
-import { faultPoint } from './fault';
-import { ensureGitignore, READ_LIMITS, readBounded } from './fs-util';
-import { withWorkdirLock } from './lock';
-import { type Logger, progressCounter } from './log';
+import { InputError, type Problem } from '../errors';
+import { faultPoint } from '../fault';
+import { ensureGitignore, READ_LIMITS, readBounded } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import { type Logger, progressCounter } from '../log';
+import { loadMeshSealingCerts } from '../secrets/mesh-certs';
+import { type ClusterSeals, SealedStore } from '../secrets/sealed-store';
+import { Sealer } from '../secrets/sealer';
+import { sealRemoteSecret } from '../secrets/sealing';
+import type { SealingCert } from '../secrets/sealing-cert';
+import { keepToken, normalizeToken } from '../secrets/tokens';
+import { findContext, loadTopology } from '../topology/load';
+import { type Cluster, remoteSecretPeers } from '../topology/model';
 import { GITIGNORE_LINES } from './prep';
-import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { type ClusterSeals, SealedStore } from './secrets/sealed-store';
-import { Sealer } from './secrets/sealer';
-import { sealRemoteSecret } from './secrets/sealing';
-import type { SealingCert } from './secrets/sealing-cert';
-import { keepToken, normalizeToken } from './secrets/tokens';
-import { findContext, loadTopology } from './topology/load';
-import { type Cluster, remoteSecretPeers } from './topology/model';
 
 /** One token to seal: the kube context whose reader token it is. */
 export interface TokenInput {

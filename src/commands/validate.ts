@@ -1,22 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parse, parseAllDocuments } from 'yaml';
-import { ISTIOCTL_DIR } from './charts/cluster-chart';
-import { CheckFailed, InputError, type Problem } from './errors';
-import { READ_LIMITS, readBounded, readIfExists } from './fs-util';
-import { FluxKustomizations } from './gitops/flux-kustomizations';
-import { withWorkdirLock } from './lock';
-import { HEADER, MARKDOWN_HEADER } from './output/render';
-import { currentTree } from './output/tree';
-import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from './pki';
-import { hasUrlCredentials, plainSecretIn } from './plain-secrets';
-import { crdDirectory, SchemaRegistry, type ValidationResult } from './schemas/crd-validator';
-import { loadMeshSealingCerts } from './secrets/mesh-certs';
-import { loadSealingCert, type SealingCert, sealingCertFix } from './secrets/sealing-cert';
+import { ISTIOCTL_DIR } from '../charts/cluster-chart';
+import { CheckFailed, InputError, type Problem } from '../errors';
+import { READ_LIMITS, readBounded, readIfExists } from '../fs-util';
+import { FluxKustomizations } from '../gitops/flux-kustomizations';
+import { withWorkdirLock } from '../lock';
+import { HEADER, MARKDOWN_HEADER } from '../output/render';
+import { currentTree } from '../output/tree';
+import { CERTS_DIR, CertStore, certificateInfo, parseCertificate } from '../pki';
+import { hasUrlCredentials, plainSecretIn } from '../plain-secrets';
+import { crdDirectory, SchemaRegistry, type ValidationResult } from '../schemas/crd-validator';
+import { loadMeshSealingCerts } from '../secrets/mesh-certs';
+import { loadSealingCert, type SealingCert, sealingCertFix } from '../secrets/sealing-cert';
+import { formatWarning, loadBase, loadTopology } from '../topology/load';
+import type { Mesh } from '../topology/model';
+import { isRecord } from '../util/records';
 import { DIST_DIR, runSynth } from './synth';
-import { formatWarning, loadBase, loadTopology } from './topology/load';
-import type { Mesh } from './topology/model';
-import { isRecord } from './util/records';
 
 /** Certificates expiring within this many days are reported unless `warnDays` says otherwise. */
 export const DEFAULT_WARN_DAYS = 30;

@@ -5,11 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, type Problem } from './errors';
-import { writeFileAtomic } from './fs-util';
+import { InputError, type Problem } from '../errors';
+import { writeFileAtomic } from '../fs-util';
+import { withWorkdirLock } from '../lock';
+import { meshgenPackage, readPackageJson } from '../package-info';
 import { scaffoldFiles } from './init-files';
-import { withWorkdirLock } from './lock';
-import { meshgenPackage, readPackageJson } from './package-info';
 import { checkPrepOptions, prepLocked } from './prep';
 
 /** Options of {@link init}. */
