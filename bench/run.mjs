@@ -149,7 +149,7 @@ function buildInfo() {
   let built = 'unknown';
   try {
     built = fs
-      .statSync(path.join(REPO, 'lib', 'src', 'synth.js'))
+      .statSync(path.join(REPO, 'lib', 'src', 'commands', 'synth.js'))
       .mtime.toISOString()
       .slice(0, 19);
   } catch {}

@@ -43,7 +43,15 @@ export class InputError extends Error {
  * `--frozen` needs work, `validate` found problems (exit code 1).
  */
 export class CheckFailed extends Error {
-  constructor(message: string) {
+  /**
+   * @param message the whole report, as printed
+   * @param needs what synth would have to create or seal (`--check`, `--frozen`), as data: readers such as `validate`
+   *   use these rather than parse the message
+   */
+  constructor(
+    message: string,
+    public readonly needs: readonly { readonly what: string; readonly why: string }[] = [],
+  ) {
     super(message);
     this.name = 'CheckFailed';
   }

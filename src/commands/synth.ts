@@ -263,6 +263,7 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
           ...needs.map((n) => `  ${n.what}: ${n.why}`),
           'Run `npm run synth` where certs/root-key.pem and the private keys are present, and commit the result.',
         ].join('\n'),
+        needs,
       );
     }
     warnings.push(...translationWarnings(helm));

@@ -437,22 +437,19 @@ class Validation {
         this.notes.push(`schema checks were skipped from ${file} on: the CRDs cannot be read (${(e as Error).message})`);
         continue;
       }
-      const { schema, errors } = result;
+      const { schema, errors, problems } = result;
       if (schema !== undefined) this.stats.manifests += 1;
       else if (errors.length === 0 && isRecord(obj)) {
         const key = `${String(obj.apiVersion)} ${String(obj.kind)}`;
         noSchema.set(key, (noSchema.get(key) ?? 0) + 1);
       }
       const what = isRecord(obj) && isRecord(obj.metadata) ? `${String(obj.kind)} ${String(obj.metadata.name)}` : 'the object';
-      for (const err of errors) {
-        const m = ERROR_PATH.exec(err);
-        const at = m ? m[1] : '<root>';
-        const line = locate(doc, lineCounter, at === '<root>' ? [] : parseErrorPath(at));
+      for (const p of problems) {
         this.problems.push({
           file,
-          line,
-          path: at,
-          message: `${m ? m[2] : err} (${what}, schema ${schema ?? 'basic Kubernetes object checks'})`,
+          line: locate(doc, lineCounter, p.segments),
+          path: p.path,
+          message: `${p.message} (${what}, schema ${schema ?? 'basic Kubernetes object checks'})`,
           fix: `${REGENERATE}; if synth writes it this way, please report it as a meshgen bug`,
         });
       }
@@ -570,20 +567,6 @@ class Validation {
 /** A Helm values file of a cluster directory. */
 const HELM_VALUES_FILE = /^[^/]+\/clusters\/[^/]+\/helm\/[a-z]+-values\.yaml$/;
 
-/** `spec.servers[0].tls.mode: message` → path and message (see the crd-validator's error format). */
-const ERROR_PATH = /^(<root>|(?:[A-Za-z_$][\w$-]*|\["(?:[^"\\]|\\.)*"\])(?:\.[A-Za-z_$][\w$-]*|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*): ([\s\S]*)$/;
-
-function parseErrorPath(at: string): (string | number)[] {
-  const out: (string | number)[] = [];
-  for (const m of at.matchAll(/([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g)) {
-    if (m[1] !== undefined) out.push(m[1]);
-    else if (m[2] !== undefined) out.push(Number(m[2]));
-    else out.push(JSON.parse(m[3]) as string);
-  }
-  return out;
-}
-
-/** The line of the deepest node of `at` that exists in the document (the key's line for a mapping entry). */
 function locate(doc: Document, lineCounter: LineCounter, at: readonly (string | number)[]): number | undefined {
   let node: unknown = doc.contents;
   let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
@@ -662,22 +645,16 @@ function secretProblems(file: string, text: string): Problem[] {
 /** The `  <what>: <why>` lines of synth's --frozen CheckFailed, as problems. */
 function needsOf(e: CheckFailed): Problem[] {
   const fix = 'run `npm run synth` where certs/root-key.pem and the private keys are present, and commit the result';
-  const needs = e.message
-    .split('\n')
-    .filter((l) => l.startsWith('  '))
-    .map((l): Problem => {
-      const t = l.trim();
-      const at = t.indexOf(': ');
-      if (at < 0) return { file: `${DIST_DIR}/`, message: t, fix };
-      // `what` is a file, optionally followed by what in it (`sealed/c.yaml cacerts/ca-key.pem`).
-      const [file, ...inFile] = t.slice(0, at).split(' ');
-      return {
-        file,
-        path: inFile.length > 0 ? inFile.join(' ') : undefined,
-        message: `${t.slice(at + 2)}: synth would have to seal or create keys, so dist/ is not what synth produces`,
-        fix,
-      };
-    });
+  const needs = e.needs.map((n): Problem => {
+    // `what` is a file, optionally followed by what in it (`sealed/c.yaml cacerts/ca-key.pem`).
+    const [file, ...inFile] = n.what.split(' ');
+    return {
+      file,
+      path: inFile.length > 0 ? inFile.join(' ') : undefined,
+      message: `${n.why}: synth would have to seal or create keys, so dist/ is not what synth produces`,
+      fix,
+    };
+  });
   return needs.length > 0 ? needs : [{ file: `${DIST_DIR}/`, message: e.message, fix }];
 }
 

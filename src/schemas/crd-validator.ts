@@ -22,6 +22,34 @@ export interface ValidationResult {
   readonly schema: string | undefined;
   /** Human-readable problems, each starting with the path of the offending field (`spec.servers[0].tls.mode: ...`). */
   readonly errors: string[];
+  /** The same problems as data: where (display path and its segments; `<root>` and `[]` for the whole object) and what. */
+  readonly problems: readonly SchemaProblem[];
+}
+
+/** One schema problem of an object. */
+export interface SchemaProblem {
+  /** The field, as displayed: `spec.servers[0].tls.mode`, or `<root>`. */
+  readonly path: string;
+  /** The field as segments (map keys and list indexes), for locating it in the YAML source. */
+  readonly segments: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** A result from its problems (the errors are their one-line form). */
+function result(schema: string | undefined, problems: readonly SchemaProblem[]): ValidationResult {
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const k = `${p.path}\0${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  return { schema, problems: unique, errors: unique.map((p) => `${p.path}: ${p.message}`) };
+}
+
+/** A problem of a top-level field. */
+function fieldProblem(field: string, message: string): SchemaProblem {
+  return { path: field, segments: field.split('.'), message };
 }
 
 /** Where the schemas that ship with meshgen live, relative to the package root. */
@@ -148,34 +176,37 @@ export class SchemaRegistry {
    * an error.
    */
   public validate(obj: unknown): ValidationResult {
-    if (!isRecord(obj)) return { schema: undefined, errors: [`<root>: must be a Kubernetes object (a mapping), got ${describe(obj)}`] };
+    if (!isRecord(obj)) {
+      return result(undefined, [{ path: '<root>', segments: [], message: `must be a Kubernetes object (a mapping), got ${describe(obj)}` }]);
+    }
     const { apiVersion, kind } = obj;
-    const basic: string[] = [];
-    if (typeof apiVersion !== 'string' || apiVersion === '') basic.push(`apiVersion: must be a non-empty string, got ${describe(apiVersion)}`);
-    if (typeof kind !== 'string' || kind === '') basic.push(`kind: must be a non-empty string, got ${describe(kind)}`);
-    if (basic.length > 0) return { schema: undefined, errors: basic };
+    const basic: SchemaProblem[] = [];
+    if (typeof apiVersion !== 'string' || apiVersion === '')
+      basic.push(fieldProblem('apiVersion', `must be a non-empty string, got ${describe(apiVersion)}`));
+    if (typeof kind !== 'string' || kind === '') basic.push(fieldProblem('kind', `must be a non-empty string, got ${describe(kind)}`));
+    if (basic.length > 0) return result(undefined, basic);
     const key = `${apiVersion} ${kind}`;
     this.parsePending(`${groupOf(apiVersion as string)} ${kind}`);
     const entry = this.entries.get(key);
-    if (entry === undefined) return { schema: undefined, errors: this.unservedErrors(apiVersion as string, kind as string) };
+    if (entry === undefined) return result(undefined, this.unservedErrors(apiVersion as string, kind as string));
 
     const metadata = obj.metadata;
     if (!isRecord(metadata) || (metadata.name === undefined && metadata.generateName === undefined)) {
-      basic.push('metadata.name: required field is missing');
+      basic.push(fieldProblem('metadata.name', 'required field is missing'));
     }
     const validateFn = this.compile(key, entry);
     const errors = validateFn(obj) ? [] : formatErrors(validateFn.errors ?? [], obj);
-    return { schema: entry.schemaless ? undefined : entry.source, errors: dedupe([...basic, ...errors]) };
+    return result(entry.schemaless ? undefined : entry.source, [...basic, ...errors]);
   }
 
-  private unservedErrors(apiVersion: string, kind: string): string[] {
+  private unservedErrors(apiVersion: string, kind: string): SchemaProblem[] {
     const group = groupOf(apiVersion);
     const version = apiVersion.slice(apiVersion.lastIndexOf('/') + 1);
     if (!this.unserved.get(`${group} ${kind}`)?.includes(version)) return [];
     const served = this.kinds()
       .filter((k) => k.endsWith(` ${kind}`) && k.startsWith(group === '' ? '' : `${group}/`))
       .map((k) => k.split(' ')[0]);
-    return [`apiVersion: ${apiVersion} is not served for kind ${kind}; use ${served.join(' or ') || 'a served version'}`];
+    return [fieldProblem('apiVersion', `${apiVersion} is not served for kind ${kind}; use ${served.join(' or ') || 'a served version'}`)];
   }
 
   private addCrdFile(file: string): void {
@@ -511,7 +542,7 @@ function collectFormats(node: unknown, into: Set<string>): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-function formatErrors(errors: ErrorObject[], obj: unknown): string[] {
+function formatErrors(errors: ErrorObject[], obj: unknown): SchemaProblem[] {
   // A failed anyOf/oneOf also reports why each of its branches failed. Where the junction gets a message of its own
   // (one-of-these-fields, one-of-these-types) that noise is dropped; otherwise the branch errors are the explanation.
   const hidden: string[] = [];
@@ -531,37 +562,39 @@ function formatErrors(errors: ErrorObject[], obj: unknown): string[] {
   return errors.filter((e) => !dropped.has(e) && !hidden.some((h) => e.schemaPath.startsWith(h))).map((e) => formatError(e, obj));
 }
 
-function formatError(e: ErrorObject, obj: unknown): string {
-  const at = jsonPath(e.instancePath, obj);
+function formatError(e: ErrorObject, obj: unknown): SchemaProblem {
+  const { path: at, segments } = jsonPath(e.instancePath, obj);
+  const here = (message: string): SchemaProblem => ({ path: at, segments, message });
+  const child = (key: string, message: string): SchemaProblem => ({ path: childPath(at, key), segments: [...segments, key], message });
   const p = e.params as Record<string, any>;
   switch (e.keyword) {
     case 'additionalProperties':
-      return `${childPath(at, String(p.additionalProperty))}: unknown field`;
+      return child(String(p.additionalProperty), 'unknown field');
     case 'required':
-      return `${childPath(at, String(p.missingProperty))}: required field is missing`;
+      return child(String(p.missingProperty), 'required field is missing');
     case 'enum':
-      return `${at}: unsupported value ${show(e.data)}; supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}`;
+      return here(`unsupported value ${show(e.data)}; supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}`);
     case 'const':
-      return `${at}: must be ${show(p.allowedValue)}, got ${show(e.data)}`;
+      return here(`must be ${show(p.allowedValue)}, got ${show(e.data)}`);
     case 'type':
-      return `${at}: must be ${String(p.type).split(',').join(' or ')}, got ${describe(e.data)}`;
+      return here(`must be ${String(p.type).split(',').join(' or ')}, got ${describe(e.data)}`);
     case 'format':
-      return `${at}: ${show(e.data)} is not a valid ${p.format}`;
+      return here(`${show(e.data)} is not a valid ${p.format}`);
     case 'pattern':
-      return `${at}: ${show(e.data)} does not match ${p.pattern}`;
+      return here(`${show(e.data)} does not match ${p.pattern}`);
     case 'oneOf':
     case 'anyOf': {
       const fields = requiredAlternatives(e.schema);
       const types = branchTypes(e.schema);
       if (Array.isArray(p.passingSchemas)) {
-        return fields.length > 0 ? `${at}: at most one of ${fields.join(', ')} may be set` : `${at}: matches more than one of the ${e.keyword} forms`;
+        return fields.length > 0 ? here(`at most one of ${fields.join(', ')} may be set`) : here(`matches more than one of the ${e.keyword} forms`);
       }
-      if (fields.length > 0) return `${at}: ${e.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${fields.join(', ')} must be set`;
-      if (types.length > 0) return `${at}: must be ${types.join(' or ')}, got ${describe(e.data)}`;
-      return `${at}: matches none of the ${e.keyword} forms (see the errors above)`;
+      if (fields.length > 0) return here(`${e.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${fields.join(', ')} must be set`);
+      if (types.length > 0) return here(`must be ${types.join(' or ')}, got ${describe(e.data)}`);
+      return here(`matches none of the ${e.keyword} forms (see the errors above)`);
     }
     default:
-      return `${at}: ${e.message ?? `fails ${e.keyword}`}`;
+      return here(e.message ?? `fails ${e.keyword}`);
   }
 }
 
@@ -579,22 +612,25 @@ function requiredAlternatives(branches: unknown): string[] {
   return branches.flatMap((b) => (isRecord(b) && Array.isArray(b.required) && Object.keys(b).length === 1 ? (b.required as string[]) : []));
 }
 
-/** `/spec/servers/0/tls` → `spec.servers[0].tls`, using the object to tell list indexes from map keys. */
-function jsonPath(pointer: string, obj: unknown): string {
-  if (pointer === '') return '<root>';
+/** `/spec/servers/0/tls` → `spec.servers[0].tls` and its segments, using the object to tell list indexes from map keys. */
+function jsonPath(pointer: string, obj: unknown): { path: string; segments: (string | number)[] } {
+  if (pointer === '') return { path: '<root>', segments: [] };
   let out = '';
+  const segments: (string | number)[] = [];
   let cur: unknown = obj;
   for (const raw of pointer.slice(1).split('/')) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (Array.isArray(cur)) {
       out += `[${seg}]`;
+      segments.push(Number(seg));
       cur = cur[Number(seg)];
     } else {
       out = childPath(out, seg);
+      segments.push(seg);
       cur = isRecord(cur) ? cur[seg] : undefined;
     }
   }
-  return out;
+  return { path: out, segments };
 }
 
 function childPath(parent: string, key: string): string {

@@ -19,7 +19,7 @@ export async function meshgen(args: readonly string[]): Promise<CliResult> {
 }
 
 /** Whether synth wires the multi-root settings into the control plane (see the report: synth.ts / charts). */
-export const SYNTH_WIRED = fs.readFileSync(path.join(REPO_ROOT, 'src', 'synth.ts'), 'utf8').includes('trustBundleFor');
+export const SYNTH_WIRED = fs.readFileSync(path.join(REPO_ROOT, 'src', 'commands', 'synth.ts'), 'utf8').includes('trustBundleFor');
 
 /** `openssl verify -CAfile <caPem> [-untrusted <untrustedPem>] <certPem>`: ok and what openssl printed. */
 export function opensslVerify(caPem: string, certPem: string, untrustedPem?: string): { ok: boolean; output: string } {

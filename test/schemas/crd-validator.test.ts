@@ -286,10 +286,10 @@ test('Kubernetes extensions: int-or-string, list-map keys, Istio oneOf', () => {
 
 test('kinds without a schema: schemaless IstioOperator and kustomize Kustomization', () => {
   const operator = { apiVersion: 'install.istio.io/v1alpha1', kind: 'IstioOperator', metadata: { name: 'cp' }, spec: { anything: [1, 'x'] } };
-  assert.deepEqual(schemas().validate(operator), { schema: undefined, errors: [] });
+  assert.deepEqual(schemas().validate(operator), { schema: undefined, errors: [], problems: [] });
   assert.deepEqual(schemas().validate(withValue(operator, 'metadata/labels', { x: 1 })).errors, ['metadata.labels.x: must be string, got number 1']);
   const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['a.yaml'] };
-  assert.deepEqual(schemas().validate(kustomization), { schema: undefined, errors: [] });
+  assert.deepEqual(schemas().validate(kustomization), { schema: undefined, errors: [], problems: [] });
 });
 
 test('fails when apiVersion/kind are missing, or the version is not served', () => {
@@ -406,7 +406,7 @@ test('loading: CRDs in any layout are found; where two files define a version, t
     const dir = crdDir({ 'a.yaml': first, 'b.yaml': second });
     try {
       const r = SchemaRegistry.load(dir);
-      assert.deepEqual(r.validate(widget(3)), { schema: 'widgets.example.test/v1 (a.yaml)', errors: [] });
+      assert.deepEqual(r.validate(widget(3)), { schema: 'widgets.example.test/v1 (a.yaml)', errors: [], problems: [] });
       assert.deepEqual(r.validate(widget('3')).errors, ['spec.size: must be integer, got string "3"']);
       assert.deepEqual(r.kinds(), ['example.test/v1 Widget']);
     } finally {
