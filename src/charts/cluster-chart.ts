@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
+import { type ClusterHelmValues, type ClusterInstall, clusterInstall } from '../installers/cluster-install';
 import { SAIL_CNI_NAMESPACE, SAIL_ZTUNNEL_NAMESPACE, SailAmbient, SailIstio, type SailIstioProps } from '../installers/sail';
-import { type HelmValues, type TranslationProblem, translateControlPlane, translateEastWestGateway } from '../installers/translate';
 import { HEADER } from '../output/render';
 import {
   type Cluster,
@@ -14,12 +14,11 @@ import {
   remotesOf,
   type SecretStore,
 } from '../topology/model';
-import { deepMerge } from '../util/records';
 import { AmbientEastWestGateway } from './ambient-east-west-gateway';
 import { CaCerts, type CaCertsKey } from './ca-certs';
-import { ControlPlane, type ControlPlaneProps } from './control-plane';
+import { ControlPlane } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
-import { EastWestGateway, type EastWestGatewayProps } from './east-west-gateway';
+import { EastWestGateway } from './east-west-gateway';
 import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
 import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
@@ -94,6 +93,11 @@ export interface ClusterChartProps {
    * @default false
    */
   readonly multiRoot?: boolean;
+  /**
+   * What is installed (the IstioOperators and their Helm values), decided from the model.
+   * @default - `clusterInstall(mesh, cluster, base, multiRoot)`
+   */
+  readonly install?: ClusterInstall;
 }
 
 /** The secrets of one cluster, by provider. */
@@ -124,14 +128,7 @@ export class ClusterChart extends Chart {
    * With the helm and sail installers: the Helm values of Istio's charts for this cluster (base and istiod for helm,
    * gateway where the cluster has an east-west gateway), and what could not be translated from the IstioOperator.
    */
-  public readonly helm?: {
-    readonly base?: HelmValues;
-    readonly istiod?: HelmValues;
-    readonly cni?: HelmValues;
-    readonly ztunnel?: HelmValues;
-    readonly gateway?: HelmValues;
-    readonly problems: readonly TranslationProblem[];
-  };
+  public readonly helm?: ClusterHelmValues;
 
   /**
    * The merged IstioOperators of this cluster by file (`istioctl/control-plane.yaml`, `istioctl/eastwest-gateway.yaml`):
@@ -185,18 +182,9 @@ export class ClusterChart extends Chart {
         );
       }
     }
-    const controlPlane: ControlPlaneProps = {
-      base: props.base,
-      meshID: mesh.meshId,
-      clusterName: cluster.name,
-      network: cluster.network,
-      trustDomain: mesh.trustDomain,
-      revision,
-      externalIstiod: servesRemotes,
-      remote: primary ? { remotePilotAddress: primary.eastWestGateway.address as string } : undefined,
-      multiRoot: props.multiRoot,
-      ambient,
-    };
+    // What is installed comes decided from the model (values included); this chart only places it.
+    const install = props.install ?? clusterInstall(mesh, cluster, props.base, props.multiRoot);
+    const { controlPlane, gateway } = install;
     // Ambient: the HBONE east-west Gateway (a Gateway API object, every installer); no sidecar-style gateway.
     if (ambient && needsEastWestGateway(mesh, cluster)) {
       this.place(
@@ -205,10 +193,6 @@ export class ClusterChart extends Chart {
         new AmbientEastWestGateway(this, 'AmbientEastWestGateway', { network: cluster.network, revision }),
       );
     }
-    const gateway: EastWestGatewayProps | undefined =
-      !ambient && needsEastWestGateway(mesh, cluster)
-        ? { network: cluster.network, serviceType: cluster.eastWestGateway.serviceType, revision }
-        : undefined;
     const installer = mesh.istio.installer;
     const iop = (name: string, spec: Record<string, unknown>) => ({
       apiVersion: 'install.istio.io/v1alpha1',
@@ -218,50 +202,32 @@ export class ClusterChart extends Chart {
     });
     this.istioctl.set(`${ISTIOCTL_DIR}/${ControlPlane.FILE}`, iop(ControlPlane.NAME, ControlPlane.spec(controlPlane)));
     if (gateway) this.istioctl.set(`${ISTIOCTL_DIR}/${EastWestGateway.FILE}`, iop(EastWestGateway.NAME, EastWestGateway.spec(gateway)));
+    this.helm = install.helm;
     if (installer === 'operator') {
       this.place(Stage.CONTROL_PLANE, ControlPlane.FILE, new ControlPlane(this, 'ControlPlane', controlPlane));
       if (gateway) this.place(Stage.POST_INSTALL, EastWestGateway.FILE, new EastWestGateway(this, 'EastWestGateway', gateway));
-    } else {
-      // The same install rendered for Istio's charts (helm) or the Sail Operator (sail); the east-west gateway is the
-      // gateway chart in both cases (Sail does not manage gateways).
-      const cp = translateControlPlane(ControlPlane.spec(controlPlane), { ambient });
-      const gw = gateway ? translateEastWestGateway(EastWestGateway.spec(gateway)) : undefined;
-      this.helm = {
-        base: installer === 'helm' ? cp.base : undefined,
-        istiod: installer === 'helm' ? cp.istiod : undefined,
-        // Ambient: the CNI node agent and ztunnel, whose cluster name defaults to `Kubernetes` and must be istiod's.
-        cni: installer === 'helm' && ambient ? { profile: 'ambient', ...(revision ? { revision } : {}) } : undefined,
-        ztunnel:
-          installer === 'helm' && ambient
-            ? { multiCluster: { clusterName: cluster.name }, global: { network: cluster.network }, ...(revision ? { revision } : {}) }
-            : undefined,
-        gateway: gw?.gateway,
-        problems: [...cp.problems, ...(gw?.problems ?? [])],
-      };
-      if (installer === 'sail') {
+    } else if (installer === 'sail') {
+      this.place(
+        Stage.CONTROL_PLANE,
+        SailIstio.FILE,
+        new SailIstioConstruct(this, 'ControlPlane', {
+          values: install.sailValues ?? {},
+          version: mesh.istio.version,
+          revision,
+          annotations: syncWave(SyncWave.CONTROL_PLANE),
+        }),
+      );
+      if (ambient) {
         this.place(
           Stage.CONTROL_PLANE,
           SailIstio.FILE,
-          new SailIstioConstruct(this, 'ControlPlane', {
-            // Sail runs ztunnel in a namespace of its own, which istiod must trust (`trustedZtunnelNamespace`).
-            values: ambient ? deepMerge(cp.istiod, { pilot: { trustedZtunnelNamespace: SAIL_ZTUNNEL_NAMESPACE } }) : cp.istiod,
+          new SailAmbient(this, 'Ambient', {
             version: mesh.istio.version,
-            revision,
+            clusterName: cluster.name,
+            network: cluster.network,
             annotations: syncWave(SyncWave.CONTROL_PLANE),
           }),
         );
-        if (ambient) {
-          this.place(
-            Stage.CONTROL_PLANE,
-            SailIstio.FILE,
-            new SailAmbient(this, 'Ambient', {
-              version: mesh.istio.version,
-              clusterName: cluster.name,
-              network: cluster.network,
-              annotations: syncWave(SyncWave.CONTROL_PLANE),
-            }),
-          );
-        }
       }
     }
     if (needsCrossNetworkGateway(mesh, cluster)) {

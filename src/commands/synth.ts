@@ -7,6 +7,7 @@ import { loadExtension, runExtension } from '../extend';
 import { ensureGitignore, removeStaleTempFiles } from '../fs-util';
 import { type ClusterHelm, gitopsFiles, translationWarnings } from '../gitops/entry-points';
 import { helmValuesFiles } from '../installers/argocd-applications';
+import { clusterInstall } from '../installers/cluster-install';
 import { withWorkdirLock } from '../lock';
 import { type Logger, progressCounter, quietLogger } from '../log';
 import { README_FILE, ReadmeBuilder } from '../output/readme';
@@ -225,6 +226,8 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
         base: base.spec,
         secrets,
         multiRoot: trust.multiRoot,
+        // Decided from the model (the IstioOperators and their Helm values); the chart only places it.
+        install: clusterInstall(mesh, cluster, base.spec, trust.multiRoot),
       });
       if (extension) runExtension(extension, chart, { mesh, cluster });
       const dir = `clusters/${cluster.name}`;
