@@ -12,7 +12,7 @@ import { withWorkdirLock } from '../lock';
 import { type Logger, progressCounter, quietLogger } from '../log';
 import { README_FILE, ReadmeBuilder } from '../output/readme';
 import { renderKustomization, renderManifests } from '../output/render';
-import { TEARDOWN_FILE, tornDownFile } from '../output/torn-down';
+import { TEARDOWN_FILE } from '../output/torn-down';
 import { type TreeDiff, TreeWriter } from '../output/tree';
 import { CertStore, type IntermediatePublic, organisationOf, trustBundleFor } from '../pki';
 import { loadMeshSealingCerts } from '../secrets/mesh-certs';
@@ -191,10 +191,8 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
   const treeWriter = collect ? undefined : new TreeWriter(distRoot, !check);
   const writer = {
     add(rel: string, content: string): void {
-      const c = tornDown ? tornDownFile(rel, content) : content;
-      if (c === undefined) return;
-      treeWriter?.add(rel, c);
-      collect?.files.set(rel, c);
+      treeWriter?.add(rel, content);
+      collect?.files.set(rel, content);
     },
   };
   const readme = new ReadmeBuilder({ mesh, tornDown, roots: trust.roots, rotationPhase: trust.phase, intermediates });
@@ -232,22 +230,26 @@ export async function runSynth(opts: SynthOptions, internals: RunSynthInternals 
       if (extension) runExtension(extension, chart, { mesh, cluster });
       const dir = `clusters/${cluster.name}`;
       const files = chart.files();
-      for (const [file, objects] of files) writer.add(`${dir}/${file}`, renderManifests(objects));
       const stages = STAGES.filter((stage) => [...files.keys()].some((f) => f.startsWith(`${stage}/`)));
+      stagesOf.set(cluster.name, stages);
+      readme.addCluster(cluster, files, chart.helm, chart.istioctl.keys());
+      if (chart.helm) helm.set(cluster.name, chart.helm);
+      writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
+      if (tornDown) {
+        // A torn-down mesh: every stage directory the installed tree has stays, empty, so that each Argo CD Application
+        // and Flux Kustomization pointing at it stays valid and prunes what it applied.
+        for (const stage of stages) writer.add(`${dir}/${stage}/kustomization.yaml`, renderKustomization([]));
+        continue;
+      }
+      for (const [file, objects] of files) writer.add(`${dir}/${file}`, renderManifests(objects));
       for (const stage of stages) {
         const inStage = [...files.keys()].filter((f) => f.startsWith(`${stage}/`)).map((f) => f.slice(stage.length + 1));
         writer.add(`${dir}/${stage}/kustomization.yaml`, renderKustomization(inStage));
       }
-      writer.add(`${dir}/kustomization.yaml`, renderKustomization(stages));
-      stagesOf.set(cluster.name, stages);
-      readme.addCluster(cluster, files, chart.helm, chart.istioctl.keys());
       // The merged IstioOperators: `istioctl install -f` input, listed in no kustomization (nothing applies them).
       for (const [file, object] of chart.istioctl) writer.add(`${dir}/${file}`, renderManifests([object], ISTIOCTL_HEADER));
-      if (chart.helm) {
-        helm.set(cluster.name, chart.helm);
-        // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).
-        for (const [file, content] of helmValuesFiles(chart.helm)) writer.add(`${dir}/${file}`, content);
-      }
+      // Values files of Istio's charts, read by the Argo CD Applications (not manifests: not in kustomization.yaml).
+      if (chart.helm) for (const [file, content] of helmValuesFiles(chart.helm)) writer.add(`${dir}/${file}`, content);
     }
     progress(mesh.clusters.length, mesh.clusters.length);
     if (sealing) warnings.push(...sealing.finish(opts.strict));

@@ -19,7 +19,7 @@ export interface TeardownResult {
 }
 
 /**
- * Uninstalls the mesh through Git: writes `teardown.yaml` and synthesizes the torn-down tree (see `tornDownFile`),
+ * Uninstalls the mesh through Git: writes `teardown.yaml` and synthesizes the torn-down tree (decided in `synth`: the installed tree's directories, with nothing to apply),
  * so that once committed Argo CD / Flux prune everything meshgen installed, while every Application / Kustomization
  * still finds its path. CI's `synth --check` agrees with it, since synth honours the marker.
  */

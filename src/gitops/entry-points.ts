@@ -113,8 +113,9 @@ export function gitopsFiles(
         version: istio.version,
         revision,
       });
-      out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/releases.yaml`, render(releases));
-      out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/kustomization.yaml`, renderKustomization(['releases.yaml']));
+      // A torn-down mesh keeps the directory, empty: Flux prunes (uninstalls) the releases.
+      if (!tornDown) out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/releases.yaml`, render(releases));
+      out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/kustomization.yaml`, renderKustomization(tornDown ? [] : ['releases.yaml']));
       stages[1] = { ...controlPlane, path: `${fluxDir}/${Stage.CONTROL_PLANE}` };
     }
     // A stage directory exists only when something is in it (a remote has no post-install config, say).
@@ -135,8 +136,8 @@ export function gitopsFiles(
         revision,
         withoutIstiodRelease: values.istiod === undefined,
       });
-      out.set(`flux/${c.name}/gateway/releases.yaml`, render(releases));
-      out.set(`flux/${c.name}/gateway/kustomization.yaml`, renderKustomization(['releases.yaml']));
+      if (!tornDown) out.set(`flux/${c.name}/gateway/releases.yaml`, render(releases));
+      out.set(`flux/${c.name}/gateway/kustomization.yaml`, renderKustomization(tornDown ? [] : ['releases.yaml']));
       stages.push({ name: 'istio-gateway', path: `${fluxDir}/gateway`, dependsOn: 'istio-control-plane' });
     }
     const chart = new Chart(app, `flux.${c.name}`, { disableResourceNameHashes: true });
