@@ -69,6 +69,8 @@ export interface ClusterStatus {
   readonly role: string;
   readonly network: string;
   readonly installer: string;
+  /** Istio's data plane: `sidecar` or `ambient`. */
+  readonly dataplane: string;
   readonly intermediate: CertExpiry;
   readonly root: CertExpiry;
   /** Undefined with external-secrets (nothing is sealed). */
@@ -213,6 +215,7 @@ async function statusLocked(workdir: string, warnDays: number, now: Date): Promi
       role: c.role === 'remote' ? `remote of ${c.primary}` : 'primary',
       network: c.network,
       installer: mesh.istio.installer,
+      dataplane: mesh.istio.dataplane,
       intermediate,
       root,
       sealingCert,
@@ -366,12 +369,13 @@ export function renderStatusText(r: StatusResult): string {
     return notes.length > 0 ? `${n} (${notes.join('; ')})` : n;
   };
   const rows = [
-    ['CLUSTER', 'ROLE', 'NETWORK', 'INSTALLER', 'INTERMEDIATE', 'ROOT', 'SEALING CERT', 'READER TOKEN SEALED FOR', 'DIST'],
+    ['CLUSTER', 'ROLE', 'NETWORK', 'INSTALLER', 'DATA PLANE', 'INTERMEDIATE', 'ROOT', 'SEALING CERT', 'READER TOKEN SEALED FOR', 'DIST'],
     ...r.clusters.map((c) => [
       c.cluster,
       c.role,
       c.network,
       c.installer,
+      c.dataplane,
       date(c.intermediate),
       date(c.root),
       date(c.sealingCert),

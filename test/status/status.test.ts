@@ -47,7 +47,7 @@ describe('meshgen status', () => {
     const root = notAfter(path.join(dir, 'certs/root-cert.pem'));
     assert.equal(
       r.stdout.split('\n')[0],
-      'CLUSTER         ROLE     NETWORK       INSTALLER  INTERMEDIATE  ROOT        SEALING CERT  READER TOKEN SEALED FOR  DIST',
+      'CLUSTER         ROLE     NETWORK       INSTALLER  DATA PLANE  INTERMEDIATE  ROOT        SEALING CERT  READER TOKEN SEALED FOR  DIST',
     );
     assert.deepEqual(
       rows(r.stdout),
@@ -56,6 +56,7 @@ describe('meshgen status', () => {
         'primary',
         c.includes('west') ? 'network-west' : 'network-east',
         'helm',
+        'sidecar',
         notAfter(path.join(dir, 'certs', c, 'ca-cert.pem')),
         root,
         notAfter(path.join(dir, 'sealing-certs', `${c}.pem`)),
@@ -87,7 +88,7 @@ describe('meshgen status', () => {
     dirs.push(dir);
     const r = await runCli(['status', '--workdir', dir, '--warn-days', '5000']);
     assert.equal(r.code, 1, r.stderr);
-    for (const row of rows(r.stdout)) for (const cell of [row[4], row[5], row[6]]) assert.match(cell, /^\d{4}-\d\d-\d\d \(\d+d\)!$/);
+    for (const row of rows(r.stdout)) for (const cell of [row[5], row[6], row[7]]) assert.match(cell, /^\d{4}-\d\d-\d\d \(\d+d\)!$/);
     assert.deepEqual(
       actions(r.stdout).map((a) => a.command),
       [
@@ -117,10 +118,10 @@ describe('meshgen status', () => {
     const r = await runCli(['status', '--workdir', dir]);
     assert.equal(r.code, 1, r.stderr);
     const table = rows(r.stdout);
-    assert.equal(table[1][4], 'MISSING');
-    assert.equal(table[2][6], 'MISSING');
+    assert.equal(table[1][5], 'MISSING');
+    assert.equal(table[2][7], 'MISSING');
     assert.deepEqual(
-      table.map((row) => row[8]),
+      table.map((row) => row[9]),
       ['unknown', 'unknown', 'unknown'],
     );
     assert.deepEqual(
@@ -150,7 +151,7 @@ describe('meshgen status', () => {
     const dir = await makeMeshWorkdir(spec);
     dirs.push(dir);
     assert.equal((await synthIn(dir)).code, 0);
-    const token = (stdout: string) => rows(stdout).map((row) => [row[0], row[1], row[7], row[8]]);
+    const token = (stdout: string) => rows(stdout).map((row) => [row[0], row[1], row[8], row[9]]);
 
     let r = await runCli(['status', '--workdir', dir]);
     assert.equal(r.code, 1);
