@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { init } from '../commands/init';
 import { InputError } from '../errors';
+import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from '../pki';
 import { checkCaOptions, type GlobalArgs } from './common';
 import type { Ctx } from './context';
 
@@ -12,6 +13,7 @@ interface InitArgs extends GlobalArgs {
   readonly from?: string;
   readonly force: boolean;
   readonly git: boolean;
+  readonly 'key-algorithm'?: string;
   readonly 'key-size': number;
   readonly days: number;
 }
@@ -33,7 +35,12 @@ export function initCommand(io: Ctx): CommandModule<GlobalArgs, InitArgs> {
         })
         .option('force', { type: 'boolean', default: false, describe: 'Scaffold into a directory that is not empty (existing files are kept)' })
         .option('git', { type: 'boolean', default: true, describe: 'git init and a first commit without private keys (--no-git to skip)' })
-        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the root CA' })
+        .option('key-algorithm', {
+          type: 'string',
+          choices: [...KEY_ALGORITHMS],
+          describe: `Key algorithm of the root CA, written as pki.keyAlgorithm for the intermediates [default: ${DEFAULT_KEY_ALGORITHM}]`,
+        })
+        .option('key-size', { type: 'number', default: 4096, describe: 'RSA key size of the root CA (rsa-4096)' })
         .option('days', { type: 'number', default: 3650, describe: 'Validity of the root CA in days' })
         .example('$0 init ../mymesh --mesh-id mymesh --org example.com', 'a new repository next to this one, depending on this meshgen version')
         .example(
@@ -61,6 +68,7 @@ export function initCommand(io: Ctx): CommandModule<GlobalArgs, InitArgs> {
         git: args.git,
         keySize: args['key-size'],
         days: args.days,
+        keyAlgorithm: args['key-algorithm'] as KeyAlgorithm | undefined,
       });
       const rel = path.relative(process.cwd(), r.dir);
       const shown = rel === '' ? '.' : rel.startsWith('..') ? r.dir : rel;

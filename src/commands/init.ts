@@ -9,6 +9,7 @@ import { InputError, type Problem } from '../errors';
 import { writeFileAtomic } from '../fs-util';
 import { withWorkdirLock } from '../lock';
 import { meshgenPackage, readPackageJson } from '../package-info';
+import type { KeyAlgorithm } from '../pki';
 import { scaffoldFiles } from './init-files';
 import { checkPrepOptions, prepLocked } from './prep';
 
@@ -32,6 +33,11 @@ export interface InitOptions {
   readonly cwd?: string;
   readonly keySize?: number;
   readonly days?: number;
+  /**
+   * Key algorithm of the root CA and, through topology.yaml's `pki.keyAlgorithm`, of the intermediates.
+   * @default 'rsa-4096'
+   */
+  readonly keyAlgorithm?: KeyAlgorithm;
 }
 
 /** What init did. */
@@ -117,6 +123,7 @@ async function scaffold(dir: string, opts: InitOptions, dep: MeshgenDependency):
     org: opts.org,
     keySize: opts.keySize,
     days: opts.days,
+    keyAlgorithm: opts.keyAlgorithm,
     // Where the schema is once `npm install` has run.
     schema: 'node_modules/meshgen/schema/topology.schema.json',
   });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -271,4 +272,16 @@ describe('prep with another mesh id than topology.yaml', () => {
     assert.match(r.stderr, /meshgen's own repository.*`npx meshgen init \.\.\/mymesh --mesh-id mymesh --org example\.com`/);
     assert.ok(!fs.existsSync(path.join(dir, 'certs', 'root-key.pem')), 'no root key was created');
   });
+});
+
+test('init --key-algorithm ecdsa-p256: an ECDSA root, and pki.keyAlgorithm for the intermediates', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-init-ec-'));
+  const dir = path.join(parent, 'mesh');
+  const r = await runCli(['init', dir, '--mesh-id', 'ec', '--org', 'example.com', '--key-algorithm', 'ecdsa-p256', '--no-git']);
+  assert.equal(r.code, 0, r.stderr);
+  const key = crypto.createPrivateKey(fs.readFileSync(path.join(dir, 'certs', 'root-key.pem')));
+  assert.equal(key.asymmetricKeyType, 'ec');
+  assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  assert.equal(parse(fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8')).pki.keyAlgorithm, 'ecdsa-p256');
+  fs.rmSync(parent, { recursive: true });
 });
