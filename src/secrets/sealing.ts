@@ -110,7 +110,10 @@ export class Sealing {
       const connection = { peer, server: peer.server as string, certificateAuthorityData: peer.certificateAuthorityData as string };
       const sealedKubeconfig = sealRemoteSecret(sealer, connection, token);
       if (sealedKubeconfig === undefined) {
-        if (token === undefined && !noWork) this.unsealedTokens.set(peer.name, peer);
+        // Not sealed, and no token here to seal it: warned (an error with --strict), unless --check/--frozen already
+        // names a committed value that must be resealed (an older format, a changed server or CA).
+        const stale = noWork && cs.get(remoteSecretName(peer.name), peer.name) !== undefined;
+        if (token === undefined && !stale) this.unsealedTokens.set(peer.name, peer);
         continue;
       }
       remoteSecrets.push({ ...connection, sealedKubeconfig });
