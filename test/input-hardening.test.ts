@@ -14,6 +14,7 @@ import { READ_LIMITS, readBounded } from '../src/fs-util';
 import { maskUrl, plainSecretIn } from '../src/plain-secrets';
 import { sealingCertFix } from '../src/secrets/sealing-cert';
 import { runCli } from './helpers/cli';
+import { useFixtureRsa4096Keys } from './helpers/fixture-keys';
 import { urlsWithCredentials } from './helpers/no-secrets';
 import { hashTree, makeExampleWorkdir } from './helpers/workdir';
 
@@ -271,8 +272,10 @@ test('a file of many YAML syntax errors is reported in a few lines', async () =>
   assert.ok(lines.length <= 21, `${lines.length} lines:\n${r.stderr}`);
 });
 
-test('clusters named "a" and "helm-a" (helm installer) synthesize: their entry-point charts do not collide', async () => {
-  // GIVEN cluster names where one is another with a construct-id prefix in front
+test('clusters named "a" and "helm-a" (helm installer) synthesize: their entry-point charts do not collide', async (t) => {
+  // GIVEN cluster names where one is another with a construct-id prefix in front (new clusters: synth issues their
+  // intermediates, over fixture keys instead of two fresh RSA-4096 keys)
+  const fixtureKeys = useFixtureRsa4096Keys(t);
   const dir = example(true);
   const topology = fs
     .readFileSync(path.join(dir, 'topology.yaml'), 'utf8')
@@ -289,4 +292,5 @@ test('clusters named "a" and "helm-a" (helm installer) synthesize: their entry-p
   // THEN
   assert.equal(r.code, 0, r.stderr);
   for (const c of ['a', 'helm-a']) assert.ok(fs.existsSync(path.join(dir, 'dist', 'flux', c, 'control-plane', 'releases.yaml')), c);
+  assert.equal(fixtureKeys(), 2, 'two new intermediates, of RSA-4096 keys');
 });
