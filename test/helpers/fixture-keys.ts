@@ -14,9 +14,9 @@ const FIXTURE_KEYS = ['root-key.pem', 'cluster-east-1/ca-key.pem', 'cluster-east
   fs.readFileSync(path.join(FIXTURE_DIR, f), 'utf8'),
 );
 
-// Twelve distinct RSA-2048 keys (PKCS#8), none of them used anywhere else (test/fixtures/mesh-keys/ are other keys).
+// Sixteen distinct RSA-2048 keys (PKCS#8), none of them used anywhere else (test/fixtures/mesh-keys/ are other keys).
 const FIXTURE_2048_DIR = path.join(__dirname, '..', 'fixtures', 'rsa-2048');
-const FIXTURE_2048_KEYS = Array.from({ length: 12 }, (_, i) => fs.readFileSync(path.join(FIXTURE_2048_DIR, `key-${i}.pem`), 'utf8'));
+const FIXTURE_2048_KEYS = Array.from({ length: 16 }, (_, i) => fs.readFileSync(path.join(FIXTURE_2048_DIR, `key-${i}.pem`), 'utf8'));
 
 /**
  * Answers `crypto.generateKeyPair('rsa', {modulusLength: bits, ...}, callback)` (what `generateRsaKey` calls) with the
@@ -53,7 +53,7 @@ export function useFixtureRsa4096Keys(t: TestContext): () => number {
 
 /**
  * Until `mock` is restored (a test's `t.mock`: the end of the test; node:test's `mock`: `mock.restoreAll()`), every
- * request for a 2048-bit RSA key pair gets the next of twelve distinct fixture keys instead (then fresh keys again, so
+ * request for a 2048-bit RSA key pair gets the next of sixteen distinct fixture keys instead (then fresh keys again, so
  * no key is handed out twice); other sizes are still generated. Returns how many fixture keys were handed out so far.
  */
 export function useFixtureRsa2048Keys(mock: MockTracker): () => number {
