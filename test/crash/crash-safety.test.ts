@@ -23,7 +23,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, mock, type TestContext, test } from 'node:test';
 import { parse } from 'yaml';
 import { GITIGNORE_LINES } from '../../src/commands/prep';
 import { FAULT_ENV, FAULT_POINTS, type FaultPoint, observeFaultPoints } from '../../src/fault';
@@ -31,9 +31,14 @@ import type * as Tree from '../../src/output/tree';
 import { currentTree } from '../../src/output/tree';
 import { CertStore } from '../../src/pki';
 import { runCli } from '../helpers/cli';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { BASE_YAML, type MeshSpec, makeMeshWorkdir, tokenOf } from '../helpers/mesh-gen';
 import { snapshotDiff, snapshotDir } from '../helpers/snapshot';
 import { hashTree, REPO_ROOT } from '../helpers/workdir';
+
+// The 2048-bit keys made in this process (the probes, readers and recoveries run in-process) are fixture keys, each
+// distinct (see useFixtureRsa2048Keys); the compiled CLI killed in child processes generates its own.
+useFixtureRsa2048Keys(mock);
 
 const HAVE_LIB =
   fs.existsSync(path.join(REPO_ROOT, 'lib', 'src', 'cli', 'main.js')) && fs.existsSync(path.join(REPO_ROOT, 'lib', 'src', 'output', 'tree.js'));

@@ -8,12 +8,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { GITIGNORE_LINES } from '../../src/commands/prep';
 import { runCli } from '../helpers/cli';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { type MeshSpec, makeMeshWorkdir, synthIn } from '../helpers/mesh-gen';
 import { modeOf } from '../helpers/snapshot';
 import { makeExampleWorkdir, REPO_ROOT } from '../helpers/workdir';
+
+// The 2048-bit intermediates synth issues in this process get fixture keys, each distinct (see useFixtureRsa2048Keys):
+// what is tested is where and with which modes private keys are written, not key generation. (The synths run as child
+// processes, under other umasks, generate theirs.)
+useFixtureRsa2048Keys(mock);
 
 const GIT = spawnSync('git', ['--version'], { stdio: 'ignore' }).error === undefined;
 const LIB_MAIN = path.join(REPO_ROOT, 'lib', 'src', 'cli', 'main.js');

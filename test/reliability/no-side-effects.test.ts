@@ -6,11 +6,16 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { createRootCa } from '../../src/pki';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { type MeshSpec, makeMeshWorkdir, SEALING_CERT_FILE, synthIn } from '../helpers/mesh-gen';
 import { snapshotDiff, snapshotDir } from '../helpers/snapshot';
+
+// The 2048-bit keys made in this process (the sealing certificates of the tests, intermediates synth issues) are
+// fixture keys, each distinct (see useFixtureRsa2048Keys): what is tested is what synth writes, not key generation.
+useFixtureRsa2048Keys(mock);
 
 const SPEC: MeshSpec = {
   meshId: 'side-effects',

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import { parse } from 'yaml';
 import {
   CertStore,
@@ -22,8 +22,13 @@ import {
   writeRotationState,
 } from '../../src/pki';
 import { runCli } from '../helpers/cli';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { hashTree, makeExampleWorkdir } from '../helpers/workdir';
 import { CONTROL_PLANE_FILES, controlPlaneSpec, meshgen, NO_OPENSSL, opensslVerify, SYNTH_WIRED, treeDiff, unsealCacerts } from './helpers';
+
+// The 2048-bit keys of the new root, the intermediates and the workload certificates are fixture keys, each distinct
+// (see useFixtureRsa2048Keys): what is tested is the trust bundles of each phase, not fresh key generation.
+useFixtureRsa2048Keys(mock);
 
 const CLUSTERS = ['cluster-east-1', 'cluster-east-2', 'cluster-west-1'];
 const WIRING = SYNTH_WIRED ? {} : { todo: 'needs synth wiring' };

@@ -5,12 +5,17 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { parse } from 'yaml';
 import { CertStore, certificateInfo, createIntermediateCa, STAGED_SUFFIX } from '../../src/pki';
 import { runCli } from '../helpers/cli';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { hashTree, makeExampleWorkdir, REPO_ROOT } from '../helpers/workdir';
 import { meshgen, NO_OPENSSL, opensslVerify, treeDiff, unsealCacerts } from './helpers';
+
+// The 2048-bit keys of the intermediates issued here are fixture keys, each distinct (see useFixtureRsa2048Keys): what
+// is tested is which intermediates are replaced, with what, and what synth reseals, not fresh key generation.
+useFixtureRsa2048Keys(mock);
 
 const dirs: string[] = [];
 after(() => {

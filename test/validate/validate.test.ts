@@ -6,13 +6,17 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
+import { after, mock, test } from 'node:test';
 import { synth } from '../../src/commands/synth';
 import { type ValidateResult, validate } from '../../src/commands/validate';
 import { formatProblem } from '../../src/errors';
 import { CertStore, createIntermediateCa, createRootCa } from '../../src/pki';
 import { type CliResult, runCli } from '../helpers/cli';
+import { useFixtureRsa2048Keys } from '../helpers/fixture-keys';
 import { makeExampleWorkdir } from '../helpers/workdir';
+
+// The 2048-bit keys of the certificates these tests issue (expired, expiring) are fixture keys, each distinct.
+useFixtureRsa2048Keys(mock);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const GATEWAY = 'dist/clusters/cluster-east-1/post-install/cross-network-gateway.yaml';
