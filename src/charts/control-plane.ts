@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { ISTIO_NAMESPACE } from '../topology/model';
-import { deepMerge } from '../util/records';
+import { deepMerge, isRecord } from '../util/records';
 import { IstioOperator } from './istio-operator';
 import { SyncWave, syncWave } from './sync-waves';
 
@@ -123,8 +123,7 @@ export const AMBIENT_GLOBAL_SERVICE_RULE = {
  * @see https://istio.io/latest/docs/ambient/install/multicluster/multi-primary_multi-network/
  */
 function withAmbient(spec: Record<string, unknown>): Record<string, unknown> {
-  const rec = (v: unknown): Record<string, unknown> =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const rec = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
   const components = rec(spec.components);
   const pilot = rec(components.pilot);
   const k8s = rec(pilot.k8s);

@@ -48,3 +48,22 @@ export function checkCaOptions(flags: Record<string, number>): void {
   }
   if (problems.length > 0) throw new InputError(problems);
 }
+
+/**
+ * The mesh ID and organisation of a new root CA (`prep`, `init`): the options, else `MESH_ID` and `ORG_NAME` as the
+ * original setup-mesh.sh read them; missing ones and bad `--key-size`/`--days` are one input error.
+ */
+export function rootCaArgsOf(args: { readonly 'mesh-id'?: string; readonly org?: string; readonly 'key-size': number; readonly days: number }): {
+  meshId: string;
+  org: string;
+} {
+  const meshId = args['mesh-id'] ?? process.env.MESH_ID;
+  const org = args.org ?? process.env.ORG_NAME;
+  const missing = [
+    ...(meshId ? [] : [{ file: 'command line', message: 'the mesh ID is missing', fix: 'pass --mesh-id <id> or set MESH_ID' }]),
+    ...(org ? [] : [{ file: 'command line', message: 'the organisation is missing', fix: 'pass --org <name> or set ORG_NAME' }]),
+  ];
+  if (missing.length > 0) throw new InputError(missing);
+  checkCaOptions({ 'key-size': args['key-size'], days: args.days });
+  return { meshId: meshId as string, org: org as string };
+}

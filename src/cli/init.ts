@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { init } from '../commands/init';
-import { InputError } from '../errors';
 import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from '../pki';
-import { checkCaOptions, type GlobalArgs } from './common';
+import { type GlobalArgs, rootCaArgsOf } from './common';
 import type { Ctx } from './context';
 
 interface InitArgs extends GlobalArgs {
@@ -49,20 +48,13 @@ export function initCommand(io: Ctx): CommandModule<GlobalArgs, InitArgs> {
         )
         .example('$0 init /tmp/try --mesh-id try --org example.com --from .', 'from a local meshgen checkout (this machine only)') as never,
     handler: async (args) => {
-      const meshId = args['mesh-id'] ?? process.env.MESH_ID;
-      const org = args.org ?? process.env.ORG_NAME;
-      const missing = [
-        ...(meshId ? [] : [{ file: 'command line', message: 'the mesh ID is missing', fix: 'pass --mesh-id <id> or set MESH_ID' }]),
-        ...(org ? [] : [{ file: 'command line', message: 'the organisation is missing', fix: 'pass --org <name> or set ORG_NAME' }]),
-      ];
-      if (missing.length > 0) throw new InputError(missing);
-      checkCaOptions({ 'key-size': args['key-size'], days: args.days });
+      const { meshId, org } = rootCaArgsOf(args);
       // <dir> is relative to --workdir (default: the current directory), like every path meshgen is given.
       const dir = path.resolve(args.workdir, args.dir);
       const r = await init({
         dir,
-        meshId: meshId as string,
-        org: org as string,
+        meshId,
+        org,
         from: args.from,
         force: args.force,
         git: args.git,

@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { prep } from '../commands/prep';
-import { InputError } from '../errors';
 import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from '../pki';
-import { checkCaOptions, type GlobalArgs, workdirOf } from './common';
+import { type GlobalArgs, rootCaArgsOf, workdirOf } from './common';
 import type { Ctx } from './context';
 
 interface PrepArgs extends GlobalArgs {
@@ -39,18 +38,11 @@ export function prepCommand(io: Ctx): CommandModule<GlobalArgs, PrepArgs> {
         .example('MESH_ID=mymesh ORG_NAME=example.com $0 prep', 'the same, with the environment variables of the original setup-mesh.sh') as never,
     handler: async (args) => {
       const workdir = workdirOf(args);
-      const meshId = args['mesh-id'] ?? process.env.MESH_ID;
-      const org = args.org ?? process.env.ORG_NAME;
-      const missing = [
-        ...(meshId ? [] : [{ file: 'command line', message: 'the mesh ID is missing', fix: 'pass --mesh-id <id> or set MESH_ID' }]),
-        ...(org ? [] : [{ file: 'command line', message: 'the organisation is missing', fix: 'pass --org <name> or set ORG_NAME' }]),
-      ];
-      if (missing.length > 0) throw new InputError(missing);
-      checkCaOptions({ 'key-size': args['key-size'], days: args.days });
+      const { meshId, org } = rootCaArgsOf(args);
       const result = await prep({
         workdir,
-        meshId: meshId as string,
-        org: org as string,
+        meshId,
+        org,
         force: args.force,
         keyAlgorithm: args['key-algorithm'],
         keySize: args['key-size'],
