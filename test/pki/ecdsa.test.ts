@@ -25,6 +25,7 @@ import {
   signatureAlgorithmFor,
   verifyIntermediate,
 } from '../../src/pki';
+import { assertLeafVerifies, openssl } from '../helpers/openssl';
 
 const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
 const noOpenssl = probe.error || probe.status !== 0 ? 'openssl is not on PATH' : false;
@@ -37,12 +38,6 @@ function tmp(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgen-ecdsa-'));
   tempDirs.push(d);
   return d;
-}
-
-function openssl(args: string[], cwd: string): string {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  assert.equal(r.status, 0, `openssl ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
 }
 
 /** The signatureAlgorithm of a certificate (outer), as OID and whether the AlgorithmIdentifier has parameters. */
@@ -213,46 +208,7 @@ test(
       assert.equal(openssl(['verify', '-x509_strict', '-CAfile', root, 'ca-cert.pem'], cd).trim(), 'ca-cert.pem: OK', label);
       assert.equal(openssl(['verify', '-x509_strict', '-CAfile', root, '-untrusted', 'cert-chain.pem', 'ca-cert.pem'], cd).trim(), 'ca-cert.pem: OK');
       // A workload certificate signed by the EC intermediate (as istiod would) verifies through cert-chain.pem.
-      const leafDir = tmp();
-      openssl(
-        [
-          'req',
-          '-new',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-subj',
-          '/O=x/CN=workload',
-          '-keyout',
-          'leaf.key',
-          '-out',
-          'leaf.csr',
-        ],
-        leafDir,
-      );
-      openssl(
-        [
-          'x509',
-          '-req',
-          '-days',
-          '1',
-          '-CA',
-          path.join(cd, 'ca-cert.pem'),
-          '-CAkey',
-          path.join(cd, 'ca-key.pem'),
-          '-set_serial',
-          '7',
-          '-in',
-          'leaf.csr',
-          '-out',
-          'leaf.pem',
-        ],
-        leafDir,
-      );
-      const leaf = path.join(leafDir, 'leaf.pem');
-      assert.equal(openssl(['verify', '-CAfile', root, '-untrusted', 'cert-chain.pem', leaf], cd).trim(), `${leaf}: OK`, label);
+      assertLeafVerifies(cd, root, tmp(), ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], label);
 
       const text = openssl(['x509', '-noout', '-text', '-in', 'ca-cert.pem'], cd);
       assert.match(text, /Public Key Algorithm: id-ecPublicKey/, label);

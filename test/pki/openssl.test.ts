@@ -6,16 +6,11 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { CertStore, createIntermediateCa, createRootCa, type RootCaFiles, verifyIntermediate } from '../../src/pki';
 import { useFixtureRsa4096Keys } from '../helpers/fixture-keys';
+import { assertLeafVerifies, openssl } from '../helpers/openssl';
 
 // Checks the certificates against the real tool Istio's tools/certs/common.mk uses.
 const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
 const skip = probe.error || probe.status !== 0 ? 'openssl is not on PATH, so the certificates cannot be checked against it' : false;
-
-function openssl(args: string[], cwd: string): string {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  assert.equal(r.status, 0, `openssl ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
 
 const tempDirs: string[] = [];
 after(() => {
@@ -39,21 +34,7 @@ function checkWithOpenssl(dir: string, cluster: string, opts: { org: string; key
   // verify: directly, through the chain, and a workload leaf issued by the intermediate through cert-chain.pem
   assert.equal(openssl(['verify', '-x509_strict', '-CAfile', root, 'ca-cert.pem'], c).trim(), 'ca-cert.pem: OK');
   assert.equal(openssl(['verify', '-x509_strict', '-CAfile', root, '-untrusted', 'cert-chain.pem', 'ca-cert.pem'], c).trim(), 'ca-cert.pem: OK');
-  const leafDir = tmp();
-  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/O=x/CN=workload', '-keyout', 'leaf.key', '-out', 'leaf.csr'], leafDir);
-  openssl(
-    ['x509', '-req', '-sha256', '-days', '1', '-CA', path.join(c, 'ca-cert.pem'), '-CAkey', path.join(c, 'ca-key.pem')].concat([
-      '-set_serial',
-      '7',
-      '-in',
-      'leaf.csr',
-      '-out',
-      'leaf.pem',
-    ]),
-    leafDir,
-  );
-  const leaf = path.join(leafDir, 'leaf.pem');
-  assert.equal(openssl(['verify', '-CAfile', root, '-untrusted', 'cert-chain.pem', leaf], c).trim(), `${leaf}: OK`);
+  assertLeafVerifies(c, root, tmp(), ['rsa:2048']);
 
   // x509 -text: subject, extensions, signature algorithm, key size
   const text = openssl(['x509', '-noout', '-text', '-in', 'ca-cert.pem'], c);
