@@ -4,7 +4,19 @@ import { InputError, type Problem, show } from '../errors';
 import { READ_LIMITS, readBounded } from '../fs-util';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys';
 import { type PlainSecret, PRIVATE_KEY_PEM, plainSecretIn } from '../plain-secrets';
-import type { Cluster, Dataplane, Installer, KeyAlgorithm, Mesh, Role, SecretStore, SecretsProvider } from './model';
+import {
+  type Cluster,
+  type Dataplane,
+  DEFAULT_TAG,
+  type Installer,
+  type IstioRevision,
+  type KeyAlgorithm,
+  type Mesh,
+  type RevisionTag,
+  type Role,
+  type SecretStore,
+  type SecretsProvider,
+} from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
 import { YamlSource, type YamlString } from './yaml-source';
@@ -55,7 +67,16 @@ interface RawTopology {
   mesh_id: string;
   org?: string;
   trustDomain?: string;
-  istio?: { installer?: Installer; version?: string; revision?: string; hub?: string; dataplane?: Dataplane };
+  istio?: {
+    installer?: Installer;
+    version?: string;
+    revision?: string;
+    revisions?: Record<string, { version: string }>;
+    tags?: Record<string, string>;
+    gatewayRevision?: string;
+    hub?: string;
+    dataplane?: Dataplane;
+  };
   secrets?: { provider?: SecretsProvider; store?: { kind?: SecretStore['kind']; name: string }; prefix?: string };
   gitops?: {
     repoURL?: string;
@@ -240,7 +261,8 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
       }
     }
   }
-  if (installer === 'sail' && raw.istio?.version === undefined) {
+  problems.push(...revisionProblems(src, raw, violations));
+  if (installer === 'sail' && raw.istio?.version === undefined && raw.istio?.revisions === undefined) {
     problems.push(src.problem(['istio', 'installer'], 'the Sail Operator needs the Istio version to install', 'set istio.version (e.g. 1.30.3)'));
   }
   const provider = raw.secrets?.provider ?? 'sealed-secrets';
@@ -282,7 +304,18 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     meshId: raw.mesh_id,
     org: raw.org,
     trustDomain: raw.trustDomain ?? 'cluster.local',
-    istio: Object.freeze({ installer, version: raw.istio?.version, revision: raw.istio?.revision, hub: raw.istio?.hub, dataplane }),
+    istio: Object.freeze({
+      installer,
+      revisions: Object.freeze(revisionsOf(raw)),
+      tags: Object.freeze(
+        Object.entries(raw.istio?.tags ?? {})
+          .map(([name, revision]): RevisionTag => Object.freeze({ name, revision }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      ),
+      gatewayRevision: raw.istio?.gatewayRevision,
+      hub: raw.istio?.hub,
+      dataplane,
+    }),
     secrets: Object.freeze({ provider, prefix: raw.secrets?.prefix ?? `istio/${raw.mesh_id}` }),
     gitops: Object.freeze({
       repoURL: raw.gitops?.repoURL,
@@ -297,6 +330,117 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
     clusters: Object.freeze(clusters),
     networks: Object.freeze([...new Set(clusters.map((c) => c.network))].sort()),
   });
+}
+
+/** The control plane revisions of a validated topology: `istio.revisions` in topology order, or the shorthand's one. */
+function revisionsOf(raw: RawTopology): IstioRevision[] {
+  const revisions = raw.istio?.revisions;
+  if (revisions === undefined) return [Object.freeze({ name: raw.istio?.revision, version: raw.istio?.version })];
+  return Object.entries(revisions).map(([name, r]) => Object.freeze({ name, version: r.version }));
+}
+
+/** At most two revisions: the current one and the canary of an upgrade (as Istio's canary upgrade guides run them). */
+export const MAX_REVISIONS = 2;
+
+/**
+ * The checks of `istio.revisions`, `istio.tags` and `istio.gatewayRevision` that the schema cannot express: the shorthand
+ * or the map, at most two revisions, none named `default`, every tag and the gateway pointing at a revision that exists,
+ * tag names distinct from revision names, and the gateway's choice explicit while two revisions run without a `default`
+ * tag. Problems already reported by the schema are not repeated.
+ */
+function revisionProblems(src: YamlSource, raw: RawTopology, violations: readonly { path: readonly (string | number)[] }[]): Problem[] {
+  const istio = raw.istio;
+  if (!isMapping(istio) || violations.some((v) => v.path[0] === 'istio')) return [];
+  const problems: Problem[] = [];
+  const map = isMapping(istio.revisions) ? istio.revisions : undefined;
+  if (map !== undefined) {
+    for (const key of ['version', 'revision'] as const) {
+      if (istio[key] !== undefined) {
+        problems.push(
+          src.problem(
+            ['istio', key],
+            `is set beside istio.revisions (${show(istio[key])}); istio.version and istio.revision are the one-revision shorthand of istio.revisions`,
+            `remove istio.${key}: each revision's version is under istio.revisions.<name>.version`,
+          ),
+        );
+      }
+    }
+    const names = Object.keys(map);
+    if (names.length === 0) {
+      problems.push(
+        src.problem(['istio', 'revisions'], 'lists no revision', 'list the current revision, e.g. `revisions: {1-30-3: {version: 1.30.3}}`'),
+      );
+    }
+    if (names.length > MAX_REVISIONS) {
+      problems.push(
+        src.problem(
+          ['istio', 'revisions'],
+          `lists ${names.length} revisions (${names.join(', ')}); a canary upgrade runs at most ${MAX_REVISIONS} side by side`,
+          'finish the upgrade under way first (`meshgen upgrade finish`), then add the next revision',
+        ),
+      );
+    }
+    if (names.includes(DEFAULT_TAG)) {
+      problems.push(
+        src.problem(
+          ['istio', 'revisions', DEFAULT_TAG],
+          'a revision cannot be named "default": Istio uses it for the unrevisioned control plane and for the default tag',
+          'name the revision after its version, e.g. "1-30-3"',
+          true,
+        ),
+      );
+    }
+  }
+  const revisionNames = map ? Object.keys(map) : istio.revision !== undefined ? [istio.revision] : [];
+  const describe =
+    revisionNames.length > 0 ? `the revisions are ${revisionNames.map((n) => show(n)).join(', ')}` : 'the control plane has no revision name';
+  const fixRef =
+    revisionNames.length > 0 ? `use one of ${revisionNames.join(', ')}` : 'set istio.revision (e.g. "1-30-3"): tags point at named revisions';
+  const tags = isMapping(istio.tags) ? istio.tags : {};
+  for (const [tag, rev] of Object.entries(tags)) {
+    if (!revisionNames.includes(rev)) {
+      problems.push(src.problem(['istio', 'tags', tag], `points at revision ${show(rev)}, which does not exist (${describe})`, fixRef));
+    }
+    if (revisionNames.includes(tag)) {
+      problems.push(
+        src.problem(
+          ['istio', 'tags', tag],
+          `tag ${show(tag)} has the name of a revision: namespaces labelled istio.io/rev=${tag} would match both`,
+          'give the tag another name, e.g. "prod-stable"',
+          true,
+        ),
+      );
+    }
+  }
+  const gw = istio.gatewayRevision;
+  if (gw !== undefined && !revisionNames.includes(gw) && !(gw in tags)) {
+    problems.push(
+      src.problem(
+        ['istio', 'gatewayRevision'],
+        `${show(gw)} is neither a tag nor a revision (${describe}${Object.keys(tags).length ? `; the tags are ${Object.keys(tags).join(', ')}` : ''})`,
+        'name a key of istio.tags or istio.revisions',
+      ),
+    );
+  }
+  if (revisionNames.length > 1 && gw === undefined && !(DEFAULT_TAG in tags)) {
+    problems.push(
+      src.problem(
+        ['istio'],
+        `runs ${revisionNames.length} revisions (${revisionNames.join(', ')}) and the east-west gateways could follow either`,
+        `set istio.gatewayRevision to a tag or revision (e.g. ${revisionNames[0]}), or add a "default" tag`,
+      ),
+    );
+  }
+  if ((istio.dataplane ?? 'sidecar') === 'ambient' && (revisionNames.length > 1 || Object.keys(tags).length > 0)) {
+    problems.push(
+      src.problem(
+        ['istio', revisionNames.length > 1 ? 'revisions' : 'tags'],
+        'revision tags and canary revisions are not supported with the ambient data plane: ztunnel is not revisioned, so meshgen cannot move it between control planes',
+        'remove istio.tags and keep one revision; upgrade an ambient mesh in place by changing its version',
+      ),
+    );
+  }
+  return problems;
 }
 
 /** The shared IstioOperator of base.yaml. */

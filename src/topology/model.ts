@@ -68,8 +68,18 @@ export interface Mesh {
   readonly trustDomain: string;
   readonly istio: {
     readonly installer: Installer;
-    readonly version?: string;
-    readonly revision?: string;
+    /**
+     * The control plane revisions, in topology order: one, or two during a canary upgrade (the first is the current one,
+     * the second the canary). `istio.version` + `istio.revision` of topology.yaml are the one-revision shorthand.
+     */
+    readonly revisions: readonly IstioRevision[];
+    /** Revision tags (`istio.tags`), sorted by name; each points at a named revision. */
+    readonly tags: readonly RevisionTag[];
+    /**
+     * What the east-west gateways' `istio.io/rev` names (`istio.gatewayRevision`): a tag or a revision.
+     * @default - the `default` tag if there is one, else the only revision
+     */
+    readonly gatewayRevision?: string;
     readonly hub?: string;
     /** `sidecar` (default) or `ambient`. */
     readonly dataplane: Dataplane;
@@ -86,6 +96,24 @@ export interface Mesh {
   /** Sorted, distinct. */
   readonly networks: readonly string[];
 }
+
+/** One control plane revision (`istio.io/rev`) and the Istio version it runs. */
+export interface IstioRevision {
+  /** The revision name, or undefined for the unrevisioned control plane (`istiod`, label `istio.io/rev: default`). */
+  readonly name?: string;
+  /** The Istio version (chart version for helm, `spec.version` for sail); undefined: not pinned. */
+  readonly version?: string;
+}
+
+/** A revision tag: namespaces labelled `istio.io/rev=<name>` are injected by the tagged revision. */
+export interface RevisionTag {
+  readonly name: string;
+  /** The revision's name. */
+  readonly revision: string;
+}
+
+/** The tag that also serves `istio-injection=enabled` namespaces and `sidecar.istio.io/inject=true` pods. */
+export const DEFAULT_TAG = 'default';
 
 /** The namespace Istio's control plane and every object meshgen writes live in. */
 export const ISTIO_NAMESPACE = 'istio-system';
@@ -145,4 +173,67 @@ export function remoteSecretPeers(mesh: Mesh, cluster: Cluster): Cluster[] {
 /** Name of the remote secret for `peer`, as `istioctl create-remote-secret --name <peer>` writes it. */
 export function remoteSecretName(peer: string): string {
   return `istio-remote-secret-${peer}`;
+}
+
+/** The revision a tag or revision name resolves to, or undefined. */
+export function resolveRevision(mesh: Mesh, tagOrRevision: string | undefined): IstioRevision | undefined {
+  const revs = mesh.istio.revisions;
+  if (tagOrRevision === undefined) return revs.length === 1 ? revs[0] : undefined;
+  const tag = mesh.istio.tags.find((t) => t.name === tagOrRevision);
+  const name = tag ? tag.revision : tagOrRevision;
+  return revs.find((r) => r.name === name);
+}
+
+/**
+ * What the east-west gateways run on: the `istio.io/rev` label their pods carry (`revision` of the gateway chart; a tag
+ * or a revision, undefined for the unrevisioned control plane) and the revision that label resolves to, whose version
+ * the gateway chart takes.
+ */
+export function gatewayRevisionOf(mesh: Mesh): { readonly label?: string; readonly revision: IstioRevision } {
+  const { gatewayRevision, tags, revisions } = mesh.istio;
+  const label = gatewayRevision ?? (tags.some((t) => t.name === DEFAULT_TAG) ? DEFAULT_TAG : revisions[0].name);
+  const revision = resolveRevision(mesh, label ?? undefined) ?? revisions[0];
+  return { label, revision };
+}
+
+/**
+ * The revision the base chart's `defaultRevision` names (its `istiod-default-validator` webhook validates Istio config
+ * through it): the one the `default` tag points at, else the first (current) revision. Undefined when unrevisioned.
+ */
+export function defaultRevisionOf(mesh: Mesh): string | undefined {
+  const tag = mesh.istio.tags.find((t) => t.name === DEFAULT_TAG);
+  return tag ? tag.revision : mesh.istio.revisions[0].name;
+}
+
+/** The newest version among the revisions (the base chart's CRDs must be the newest), or undefined if one is not pinned. */
+export function newestVersion(mesh: Mesh): string | undefined {
+  let newest: string | undefined;
+  for (const r of mesh.istio.revisions) {
+    if (r.version === undefined) return undefined;
+    if (newest === undefined || compareVersions(r.version, newest) > 0) newest = r.version;
+  }
+  return newest;
+}
+
+/** Compares two Istio versions (`1.30.3`, `v1.30.3`, `1.30.0-beta.1`) by their numeric parts; a pre-release sorts first. */
+export function compareVersions(a: string, b: string): number {
+  const parse = (v: string) => {
+    const [core, pre] = v.replace(/^v/, '').split('-', 2);
+    return { nums: core.split('.').map((n) => Number.parseInt(n, 10) || 0), pre };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
+    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  if (x.pre === y.pre) return 0;
+  if (x.pre === undefined) return 1;
+  if (y.pre === undefined) return -1;
+  return x.pre < y.pre ? -1 : 1;
+}
+
+/** True when the mesh runs more than one revision (a canary upgrade is under way). */
+export function isCanary(mesh: Mesh): boolean {
+  return mesh.istio.revisions.length > 1;
 }

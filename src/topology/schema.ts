@@ -165,6 +165,49 @@ export const TOPOLOGY_SCHEMA: SchemaNode & { $schema: string; $id: string; title
             'Istio revision of the control plane and gateways (at most 46 characters: istiod-<revision> names a Service and a Helm release, which Helm limits to 53).',
           'x-fix': 'use a DNS-1123 label of at most 46 characters such as "1-30-3"',
         },
+        revisions: {
+          type: 'object',
+          description:
+            'The control plane revisions by name, each with its Istio version: one, or two during a canary upgrade (`meshgen upgrade`); the first listed is the current one. Replaces istio.version and istio.revision.',
+          propertyNames: {
+            type: 'string',
+            maxLength: 46,
+            pattern: DNS1123_LABEL,
+            description: 'A revision name (istio.io/rev): a DNS-1123 label of at most 46 characters, not "default".',
+            'x-fix': 'use a DNS-1123 label of at most 46 characters such as "1-30-3"',
+          },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['version'],
+            properties: { version: { type: 'string', minLength: 1, description: 'Istio version of this revision (e.g. 1.30.3).' } },
+          },
+        },
+        tags: {
+          type: 'object',
+          description:
+            'Revision tags: tag name → revision name. Namespaces labelled istio.io/rev=<tag> are injected by the tagged revision; the tag "default" also serves istio-injection=enabled.',
+          propertyNames: {
+            type: 'string',
+            maxLength: 63,
+            pattern: DNS1123_LABEL,
+            description: 'A tag name (the istio.io/rev label value of namespaces).',
+            'x-fix': 'use a DNS-1123 label such as "prod-stable"',
+          },
+          additionalProperties: {
+            type: 'string',
+            minLength: 1,
+            description: 'The revision the tag points at (a key of istio.revisions, or istio.revision).',
+          },
+        },
+        gatewayRevision: {
+          type: 'string',
+          maxLength: 63,
+          pattern: DNS1123_LABEL,
+          description:
+            'The tag or revision the east-west gateways run on (istio.io/rev of their pods); they take its Istio version. Default: the "default" tag if set, else the only revision.',
+          'x-fix': 'name a key of istio.tags or istio.revisions',
+        },
         hub: { type: 'string', minLength: 1, description: 'Container registry of the Istio images.' },
         dataplane: {
           type: 'string',
