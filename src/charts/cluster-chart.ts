@@ -16,7 +16,7 @@ import {
 } from '../topology/model';
 import { AmbientEastWestGateway } from './ambient-east-west-gateway';
 import { CaCerts, type CaCertsKey } from './ca-certs';
-import { ControlPlane } from './control-plane';
+import { ControlPlane, remoteInjectionPath } from './control-plane';
 import { CrossNetworkGateway } from './cross-network-gateway';
 import { EastWestGateway } from './east-west-gateway';
 import { ExternalCaCerts, ExternalRemoteSecret, ReaderTokenPush } from './external-secrets';
@@ -24,6 +24,7 @@ import { IstioNamespace } from './istio-namespace';
 import { IstiodExposure } from './istiod-exposure';
 import { ReaderToken } from './reader-token';
 import { RemoteSecret } from './remote-secret';
+import { RevisionTags } from './revision-tags';
 import { SYNC_WAVE_ANNOTATION, SyncWave, syncWave } from './sync-waves';
 
 /** The Sail `Istio` resource, wrapped so that it is placed like the other constructs. */
@@ -147,7 +148,7 @@ export class ClusterChart extends Chart {
 
     const primary = cluster.role === 'remote' ? mesh.clusters.find((c) => c.name === cluster.primary) : undefined;
     const servesRemotes = cluster.role === 'primary' && remotesOf(mesh, cluster).length > 0;
-    const revision = mesh.istio.revision;
+    const revision = mesh.istio.revisions[0].name;
     this.place(
       Stage.SECRETS,
       IstioNamespace.FILE,
@@ -200,11 +201,20 @@ export class ClusterChart extends Chart {
       metadata: { name, namespace: ISTIO_NAMESPACE },
       spec,
     });
-    this.istioctl.set(`${ISTIOCTL_DIR}/${ControlPlane.FILE}`, iop(ControlPlane.NAME, ControlPlane.spec(controlPlane)));
+    // One IstioOperator per revision (`istioctl install --revision`), each named after its revision, so adding or removing
+    // a canary never renames the other.
+    const iopName = ControlPlane.nameOf;
+    for (const r of install.revisions) {
+      const name = iopName(r.revision.name);
+      this.istioctl.set(`${ISTIOCTL_DIR}/${name}.yaml`, iop(name, ControlPlane.spec(r.controlPlane)));
+    }
     if (gateway) this.istioctl.set(`${ISTIOCTL_DIR}/${EastWestGateway.FILE}`, iop(EastWestGateway.NAME, EastWestGateway.spec(gateway)));
     this.helm = install.helm;
     if (installer === 'operator') {
-      this.place(Stage.CONTROL_PLANE, ControlPlane.FILE, new ControlPlane(this, 'ControlPlane', controlPlane));
+      for (const r of install.revisions) {
+        const id = r === install.revisions[0] ? 'ControlPlane' : `ControlPlane-${r.revision.name}`;
+        this.place(Stage.CONTROL_PLANE, ControlPlane.FILE, new ControlPlane(this, id, { ...r.controlPlane, name: iopName(r.revision.name) }));
+      }
       if (gateway) this.place(Stage.POST_INSTALL, EastWestGateway.FILE, new EastWestGateway(this, 'EastWestGateway', gateway));
     } else if (installer === 'sail') {
       this.place(
@@ -212,7 +222,7 @@ export class ClusterChart extends Chart {
         SailIstio.FILE,
         new SailIstioConstruct(this, 'ControlPlane', {
           values: install.sailValues ?? {},
-          version: mesh.istio.version,
+          version: mesh.istio.revisions[0].version,
           revision,
           annotations: syncWave(SyncWave.CONTROL_PLANE),
         }),
@@ -222,7 +232,7 @@ export class ClusterChart extends Chart {
           Stage.CONTROL_PLANE,
           SailIstio.FILE,
           new SailAmbient(this, 'Ambient', {
-            version: mesh.istio.version,
+            version: mesh.istio.revisions[0].version,
             clusterName: cluster.name,
             network: cluster.network,
             annotations: syncWave(SyncWave.CONTROL_PLANE),
@@ -230,10 +240,31 @@ export class ClusterChart extends Chart {
         );
       }
     }
+    // Revision tags: webhooks of their own, moved in place (helm and operator; Sail renders IstioRevisionTags itself).
+    if (mesh.istio.tags.length > 0 && installer !== 'sail') {
+      const values = install.helm?.istiods?.[0]?.values;
+      const injector = (values?.sidecarInjectorWebhook ?? {}) as { reinvocationPolicy?: string; enableNamespacesByDefault?: boolean };
+      this.place(
+        Stage.POST_INSTALL,
+        RevisionTags.FILE,
+        new RevisionTags(this, 'RevisionTags', {
+          tags: mesh.istio.tags.map((t) => ({ tag: t.name, revision: t.revision })),
+          injectionPath: controlPlane.remote ? remoteInjectionPath(cluster) : undefined,
+          reinvocationPolicy: injector.reinvocationPolicy,
+          enableNamespacesByDefault: injector.enableNamespacesByDefault,
+        }),
+      );
+    }
     if (needsCrossNetworkGateway(mesh, cluster)) {
       this.place(Stage.POST_INSTALL, CrossNetworkGateway.FILE, new CrossNetworkGateway(this, 'CrossNetworkGateway'));
     }
-    if (servesRemotes) this.place(Stage.POST_INSTALL, IstiodExposure.FILE, new IstiodExposure(this, 'IstiodExposure', { revision }));
+    if (servesRemotes) {
+      this.place(
+        Stage.POST_INSTALL,
+        IstiodExposure.FILE,
+        new IstiodExposure(this, 'IstiodExposure', { revisions: mesh.istio.revisions.map((r) => r.name) }),
+      );
+    }
     this.place(Stage.READER_TOKEN, ReaderToken.FILE, new ReaderToken(this, 'ReaderToken'));
     if (secrets.provider === 'external-secrets') {
       this.place(

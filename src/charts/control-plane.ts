@@ -43,6 +43,11 @@ export interface ControlPlaneProps {
    */
   readonly ambient?: boolean;
   /**
+   * metadata.name of the IstioOperator.
+   * @default ControlPlane.nameOf(revision)
+   */
+  readonly name?: string;
+  /**
    * For a remote cluster: `profile: remote`, with the address of its primary's istiod.
    * @default - a primary
    */
@@ -65,6 +70,11 @@ export class ControlPlane extends Construct {
   /** metadata.name of the IstioOperator. */
   public static readonly NAME = 'control-plane';
 
+  /** The IstioOperator of a revision: `control-plane-<revision>`, or `control-plane` for the unrevisioned control plane. */
+  public static nameOf(this: void, revision: string | undefined): string {
+    return revision ? `${ControlPlane.NAME}-${revision}` : ControlPlane.NAME;
+  }
+
   /** The IstioOperator spec of the control plane: base.yaml with the cluster's values merged over it. */
   public static spec(props: ControlPlaneProps): Record<string, unknown> {
     const global: Record<string, unknown> = {
@@ -84,7 +94,7 @@ export class ControlPlane extends Construct {
     if (props.remote) {
       overlay.profile = 'remote';
       global.remotePilotAddress = props.remote.remotePilotAddress;
-      values.istiodRemote = { injectionPath: `/inject/cluster/${props.clusterName}/net/${props.network}` };
+      values.istiodRemote = { injectionPath: remoteInjectionPath({ name: props.clusterName, network: props.network }) };
     }
     if (props.ambient) overlay.profile = 'ambient';
     const merged = deepMerge(props.base, overlay);
@@ -94,12 +104,17 @@ export class ControlPlane extends Construct {
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
     new IstioOperator(this, 'Resource', {
-      name: ControlPlane.NAME,
+      name: props.name ?? ControlPlane.nameOf(props.revision),
       namespace: ISTIO_NAMESPACE,
       annotations: syncWave(SyncWave.CONTROL_PLANE),
       spec: ControlPlane.spec(props),
     });
   }
+}
+
+/** The path a remote cluster's injection webhook calls on its primary's istiod (`istiodRemote.injectionPath`). */
+export function remoteInjectionPath(cluster: { readonly name: string; readonly network: string }): string {
+  return `/inject/cluster/${cluster.name}/net/${cluster.network}`;
 }
 
 /** The env var istiod needs for any ambient multicluster mesh (`pilot/pkg/features/ambient.go`). */

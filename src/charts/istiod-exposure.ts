@@ -12,6 +12,13 @@ export interface IstiodExposureProps {
    * @default - no revision (`expose-istiod.yaml`)
    */
   readonly revision?: string;
+  /**
+   * Every revision the primary runs (a canary upgrade): one VirtualService `istiod-vs-<revision>` each, told apart by the
+   * SNI the remotes' proxies and API server send (`istiod-<revision>.istio-system.svc`, the Service their istiod chart
+   * points at this gateway). Overrides `revision`.
+   * @default - [revision]
+   */
+  readonly revisions?: readonly (string | undefined)[];
 }
 
 /**
@@ -41,19 +48,23 @@ export class IstiodExposure extends Construct {
         ],
       },
     });
-    const istiod = rev ? `istiod-${rev}` : 'istiod';
-    const host = `${istiod}.${ISTIO_NAMESPACE}.svc.cluster.local`;
-    const sniHosts = rev ? [`${istiod}.${ISTIO_NAMESPACE}.svc`, host] : ['*'];
-    new VirtualService(this, 'VirtualService', {
-      metadata: metadata(rev ? `istiod-vs-${rev}` : 'istiod-vs'),
-      spec: {
-        hosts: ['*'],
-        gateways: ['istiod-gateway'],
-        tls: [
-          { match: [{ port: 15012, sniHosts }], route: [{ destination: { host, port: { number: 15012 } } }] },
-          { match: [{ port: 15017, sniHosts }], route: [{ destination: { host, port: { number: 443 } } }] },
-        ],
-      },
-    });
+    const revisions = props.revisions ?? [rev];
+    for (const r of revisions) {
+      const istiod = r ? `istiod-${r}` : 'istiod';
+      const host = `${istiod}.${ISTIO_NAMESPACE}.svc.cluster.local`;
+      // A single unrevisioned istiod takes every SNI (expose-istiod.yaml); beside another revision, only its own.
+      const sniHosts = r || revisions.length > 1 ? [`${istiod}.${ISTIO_NAMESPACE}.svc`, host] : ['*'];
+      new VirtualService(this, r ? `VirtualService-${r}` : 'VirtualService', {
+        metadata: metadata(r ? `istiod-vs-${r}` : 'istiod-vs'),
+        spec: {
+          hosts: ['*'],
+          gateways: ['istiod-gateway'],
+          tls: [
+            { match: [{ port: 15012, sniHosts }], route: [{ destination: { host, port: { number: 15012 } } }] },
+            { match: [{ port: 15017, sniHosts }], route: [{ destination: { host, port: { number: 443 } } }] },
+          ],
+        },
+      });
+    }
   }
 }

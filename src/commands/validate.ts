@@ -565,7 +565,7 @@ class Validation {
 }
 
 /** A Helm values file of a cluster directory. */
-const HELM_VALUES_FILE = /^[^/]+\/clusters\/[^/]+\/helm\/[a-z]+-values\.yaml$/;
+const HELM_VALUES_FILE = /^[^/]+\/clusters\/[^/]+\/helm\/[a-z0-9-]+-values\.yaml$/;
 
 function locate(doc: Document, lineCounter: LineCounter, at: readonly (string | number)[]): number | undefined {
   let node: unknown = doc.contents;

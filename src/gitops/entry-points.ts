@@ -5,7 +5,7 @@ import { type ClusterChart, Stage } from '../charts/cluster-chart';
 import { IstioControlPlaneReleases, IstioGatewayRelease } from '../installers/helm-releases';
 import { renderKustomization, renderManifests } from '../output/render';
 import { TOPOLOGY_FILE } from '../topology/load';
-import { type Cluster, type Mesh, READER_SERVICE_ACCOUNT } from '../topology/model';
+import { type Cluster, gatewayRevisionOf, type Mesh, newestVersion, READER_SERVICE_ACCOUNT } from '../topology/model';
 import { FluxKustomizations, type FluxStage } from './flux-kustomizations';
 import { MeshApplicationSet } from './mesh-application-set';
 
@@ -77,8 +77,9 @@ export function gitopsFiles(
               controlPlane: istio.installer === 'helm',
               ambient: istio.installer === 'helm' && istio.dataplane === 'ambient',
               eastWestGateway: new Set(clusters.filter((c) => helm.get(c.name)?.gateway !== undefined).map((c) => c.name)),
-              version: istio.version,
-              revision: istio.revision,
+              revisions: istio.revisions,
+              baseVersion: newestVersion(mesh),
+              gateway: gatewayRevisionOf(mesh),
             },
     });
     out.set(`argocd/${MeshApplicationSet.FILE}`, render(chart));
@@ -90,28 +91,28 @@ export function gitopsFiles(
     const values = helm.get(c.name);
     const cluster = `${gitops.path}/clusters/${c.name}`;
     const fluxDir = `${gitops.path}/flux/${c.name}`;
-    const revision = istio.revision;
+    const revisions = istio.revisions.map((r) => r.name);
     const controlPlane: FluxStage = {
       name: 'istio-control-plane',
       path: `${cluster}/${Stage.CONTROL_PLANE}`,
       dependsOn: 'istio-secrets',
       // An IstioOperator has no status conditions: wait for what its controller installs instead.
-      healthChecks: istio.installer === 'operator' ? operatorHealthChecks(c, revision) : undefined,
+      healthChecks: istio.installer === 'operator' ? operatorHealthChecks(c, revisions) : undefined,
     };
     const stages: FluxStage[] = [
       { name: 'istio-secrets', path: `${cluster}/${Stage.SECRETS}`, healthChecks: [{ apiVersion: 'v1', kind: 'Secret', name: CaCerts.NAME }] },
       controlPlane,
     ];
-    if (values?.base && values.istiod) {
+    if (values?.base && values.istiods) {
       // Flux-only objects stay out of the cluster directory, which Argo CD applies as a whole.
       const releases = new Chart(app, `flux-control-plane.${c.name}`, { disableResourceNameHashes: true });
       new IstioControlPlaneReleases(releases, 'Releases', {
         base: values.base,
-        istiod: values.istiod,
+        istiods: values.istiods,
+        baseVersion: values.baseVersion,
         cni: values.cni,
         ztunnel: values.ztunnel,
-        version: istio.version,
-        revision,
+        version: istio.revisions[0].version,
       });
       // A torn-down mesh keeps the directory, empty: Flux prunes (uninstalls) the releases.
       if (!tornDown) out.set(`flux/${c.name}/${Stage.CONTROL_PLANE}/releases.yaml`, render(releases));
@@ -132,9 +133,10 @@ export function gitopsFiles(
       const releases = new Chart(app, `flux-gateway.${c.name}`, { disableResourceNameHashes: true });
       new IstioGatewayRelease(releases, 'Release', {
         gateway: values.gateway,
-        version: istio.version,
-        revision,
-        withoutIstiodRelease: values.istiod === undefined,
+        version: values.gatewayVersion,
+        revision: gatewayRevisionOf(mesh).label,
+        istiodRevision: values.gatewayRevision,
+        withoutIstiodRelease: values.istiods === undefined,
       });
       if (!tornDown) out.set(`flux/${c.name}/gateway/releases.yaml`, render(releases));
       out.set(`flux/${c.name}/gateway/kustomization.yaml`, renderKustomization(tornDown ? [] : ['releases.yaml']));
@@ -152,9 +154,11 @@ export function gitopsFiles(
  * What the control plane stage of an IstioOperator waits for: the reader ServiceAccount (the reader token needs it) and,
  * on a primary, istiod.
  */
-function operatorHealthChecks(c: Cluster, revision: string | undefined): FluxStage['healthChecks'] {
+function operatorHealthChecks(c: Cluster, revisions: readonly (string | undefined)[]): FluxStage['healthChecks'] {
   const checks = [{ apiVersion: 'v1', kind: 'ServiceAccount', name: READER_SERVICE_ACCOUNT }];
-  if (c.role === 'primary') checks.push({ apiVersion: 'apps/v1', kind: 'Deployment', name: revision ? `istiod-${revision}` : 'istiod' });
+  if (c.role === 'primary') {
+    for (const r of revisions) checks.push({ apiVersion: 'apps/v1', kind: 'Deployment', name: r ? `istiod-${r}` : 'istiod' });
+  }
   return checks;
 }
 

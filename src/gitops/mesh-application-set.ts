@@ -3,7 +3,7 @@ import { ApplicationSet, type ApplicationSetSpecGenerators } from '../../imports
 import { valuesFile } from '../installers/argocd-applications';
 import { ISTIO_HELM_REPOSITORY_URL, type IstioChart, istioChartVersion, istioReleaseName } from '../installers/helm-releases';
 import { toYaml } from '../output/render';
-import type { Cluster, GitOps } from '../topology/model';
+import type { Cluster, GitOps, IstioRevision } from '../topology/model';
 
 /** Label on the Applications (and, with the clusters generator, on Argo CD's cluster Secrets) naming the mesh. */
 export const MESH_LABEL = 'meshgen.io/mesh';
@@ -40,15 +40,21 @@ export interface ApplicationSetCharts {
   /** The clusters that get the east-west gateway (`istio/gateway`). */
   readonly eastWestGateway: ReadonlySet<string>;
   /**
-   * The chart version (`istio.version`; a leading `v` is dropped).
-   * @default '*' - the latest chart
+   * The control plane revisions: one istiod source each (release `istiod-<revision>`, values
+   * `helm/istiod-<revision>-values.yaml`, chart version the revision's; a leading `v` is dropped, none pinned means '*').
+   * The first revision's version is that of the cni and ztunnel charts.
    */
-  readonly version?: string;
+  readonly revisions: readonly IstioRevision[];
   /**
-   * The control plane revision; names the istiod release `istiod-<revision>`.
-   * @default - none
+   * The base chart's version (the newest revision's: its CRDs serve every revision).
+   * @default - the first revision's
    */
-  readonly revision?: string;
+  readonly baseVersion?: string;
+  /**
+   * The gateway chart's `revision` label (a tag or revision) and the revision it resolves to, whose version it takes.
+   * @default - the first revision
+   */
+  readonly gateway?: { readonly label?: string; readonly revision: IstioRevision };
 }
 
 /** Props of the mesh's ApplicationSet. */
@@ -170,13 +176,14 @@ export class MeshApplicationSet extends Construct {
  */
 function sourcesPatch(gitops: GitOps & { readonly repoURL: string }, clusterDir: string, param: string, charts: ApplicationSetCharts): string {
   const repo = { repoURL: gitops.repoURL, targetRevision: gitops.targetRevision };
-  const chartSource = (chart: IstioChart) => ({
+  const first = charts.revisions[0];
+  const chartSource = (chart: IstioChart, version: string | undefined, revision?: string) => ({
     repoURL: ISTIO_HELM_REPOSITORY_URL,
     chart,
-    targetRevision: istioChartVersion(charts.version) ?? '*',
+    targetRevision: istioChartVersion(version) ?? '*',
     helm: {
-      releaseName: istioReleaseName(chart, charts.revision),
-      valueFiles: [`$values/${gitops.path}/clusters/{{.${param}}}/${valuesFile(chart)}`],
+      releaseName: istioReleaseName(chart, revision),
+      valueFiles: [`$values/${gitops.path}/clusters/{{.${param}}}/${valuesFile(chart, revision)}`],
     },
   });
   const item = (source: object) => indent(toYaml([source]), '    ');
@@ -184,10 +191,15 @@ function sourcesPatch(gitops: GitOps & { readonly repoURL: string }, clusterDir:
     'spec:',
     '  sources:',
     item({ ...repo, path: clusterDir }),
-    ...(charts.controlPlane ? [item(chartSource('base')), item(chartSource('istiod'))] : []),
-    ...(charts.ambient ? [item(chartSource('cni')), item(chartSource('ztunnel'))] : []),
+    ...(charts.controlPlane
+      ? [
+          item(chartSource('base', charts.baseVersion ?? first?.version)),
+          ...charts.revisions.map((r) => item(chartSource('istiod', r.version, r.name))),
+        ]
+      : []),
+    ...(charts.ambient ? [item(chartSource('cni', first?.version)), item(chartSource('ztunnel', first?.version))] : []),
     `    {{- if eq .${EAST_WEST_GATEWAY_PARAM} "true" }}`,
-    item(chartSource('gateway')),
+    item(chartSource('gateway', (charts.gateway?.revision ?? first)?.version)),
     '    {{- end }}',
     item({ ...repo, ref: 'values' }),
   ];

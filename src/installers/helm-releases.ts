@@ -73,8 +73,21 @@ export interface IstioHelmReleaseOptions {
 export interface IstioControlPlaneReleasesProps extends IstioHelmReleaseOptions {
   /** Values of the `base` chart (from `translateControlPlane`). */
   readonly base: HelmValues;
-  /** Values of the `istiod` chart (from `translateControlPlane`). */
-  readonly istiod: HelmValues;
+  /**
+   * Values of the `istiod` chart (from `translateControlPlane`), for one revision.
+   * @default - `istiods`
+   */
+  readonly istiod?: HelmValues;
+  /**
+   * One istiod release per revision (a canary upgrade), each with its own chart version. Overrides `istiod`.
+   * @default - [{ values: istiod, revision, version }]
+   */
+  readonly istiods?: readonly IstiodRelease[];
+  /**
+   * The base chart's version: the newest revision's, as its CRDs serve every revision.
+   * @default - version
+   */
+  readonly baseVersion?: string;
   /**
    * Ambient: values of the `cni` chart.
    * @default - no CNI release (sidecar data plane)
@@ -87,6 +100,15 @@ export interface IstioControlPlaneReleasesProps extends IstioHelmReleaseOptions 
   readonly ztunnel?: HelmValues;
 }
 
+/** The istiod release of one revision. */
+export interface IstiodRelease {
+  /** The revision (`istiod-<revision>`); undefined for `istiod`. */
+  readonly revision?: string;
+  /** The chart version. @default - the latest chart */
+  readonly version?: string;
+  readonly values: HelmValues;
+}
+
 /** Props of the east-west gateway release. */
 export interface IstioGatewayReleaseProps extends IstioHelmReleaseOptions {
   /** Values of the `gateway` chart (from `translateEastWestGateway`). */
@@ -97,6 +119,11 @@ export interface IstioGatewayReleaseProps extends IstioHelmReleaseOptions {
    * @default false
    */
   readonly withoutIstiodRelease?: boolean;
+  /**
+   * The revision whose istiod release the gateway waits for (`dependsOn`), when the gateway runs on a tag.
+   * @default - the revision (or the gateway values' revision)
+   */
+  readonly istiodRevision?: string;
 }
 
 /** Props of all the Flux objects of an Istio Helm install. */
@@ -147,16 +174,26 @@ export class IstioControlPlaneReleases extends Construct {
 
   constructor(scope: Construct, id: string, props: IstioControlPlaneReleasesProps) {
     super(scope, id);
-    const revision = resolveRevision(props.revision, props.istiod, 'IstioControlPlaneReleases');
-    this.istiodReleaseName = istioReleaseName('istiod', revision);
+    const istiods = props.istiods ?? (props.istiod ? [{ values: props.istiod, revision: props.revision, version: props.version }] : []);
+    if (istiods.length === 0) throw new Error('IstioControlPlaneReleases: pass istiod values (or istiods)');
+    const names = istiods.map((r) => istioReleaseName('istiod', resolveRevision(r.revision, r.values, 'IstioControlPlaneReleases')));
+    this.istiodReleaseName = names[0];
     istioHelmRepository(this);
-    istioHelmRelease(this, 'Base', { chart: 'base', name: istioReleaseName('base'), values: props.base, version: props.version });
-    istioHelmRelease(this, 'Istiod', {
-      chart: 'istiod',
-      name: this.istiodReleaseName,
-      values: props.istiod,
-      version: props.version,
-      dependsOn: istioReleaseName('base'),
+    istioHelmRelease(this, 'Base', {
+      chart: 'base',
+      name: istioReleaseName('base'),
+      values: props.base,
+      version: props.baseVersion ?? props.version,
+    });
+    // One release per revision; each waits for the base chart, whose CRDs are the newest revision's.
+    istiods.forEach((r, i) => {
+      istioHelmRelease(this, i === 0 ? 'Istiod' : `Istiod-${names[i]}`, {
+        chart: 'istiod',
+        name: names[i],
+        values: r.values,
+        version: r.version,
+        dependsOn: istioReleaseName('base'),
+      });
     });
     // Ambient: the CNI node agent and ztunnel after the base chart (Istio's ambient Helm guide installs them after it).
     for (const chart of ['cni', 'ztunnel'] as const) {
@@ -187,7 +224,7 @@ export class IstioGatewayRelease extends Construct {
       name: istioReleaseName('gateway'),
       values: props.gateway,
       version: props.version,
-      dependsOn: props.withoutIstiodRelease ? undefined : istioReleaseName('istiod', revision),
+      dependsOn: props.withoutIstiodRelease ? undefined : istioReleaseName('istiod', props.istiodRevision ?? revision),
     });
   }
 }

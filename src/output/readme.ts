@@ -4,7 +4,7 @@ import { STAGES, type Stage } from '../charts/cluster-chart';
 import { MESH_LABEL, objectName } from '../gitops/mesh-application-set';
 import { ISTIO_CHARTS, type IstioChart } from '../installers/helm-releases';
 import { TOPOLOGY_FILE } from '../topology/load';
-import { type Cluster, isAmbient, type Mesh, needsEastWestGateway } from '../topology/model';
+import { type Cluster, type IstioRevision, isAmbient, type Mesh, needsEastWestGateway } from '../topology/model';
 import { MARKDOWN_HEADER } from './render';
 import { TEARDOWN_FILE } from './torn-down';
 
@@ -57,7 +57,7 @@ export class ReadmeBuilder {
   public addCluster(
     cluster: Cluster,
     files: ReadonlyMap<string, readonly Record<string, unknown>[]>,
-    charts: Partial<Record<IstioChart, unknown>> | undefined,
+    charts: (Partial<Record<IstioChart, unknown>> & { readonly istiods?: readonly unknown[] }) | undefined,
     notApplied: Iterable<string>,
   ): void {
     const stages = new Map<Stage, [string, string][]>();
@@ -74,7 +74,7 @@ export class ReadmeBuilder {
     this.clusters.push({
       cluster,
       stages,
-      charts: ISTIO_CHARTS.filter((c) => charts?.[c] !== undefined),
+      charts: ISTIO_CHARTS.filter((c) => (c === 'istiod' ? (charts?.istiods?.length ?? 0) > 0 : charts?.[c] !== undefined)),
       notApplied: [...notApplied].sort(),
     });
   }
@@ -105,8 +105,15 @@ export class ReadmeBuilder {
     out.push(`| clusters | ${clusters.length} on ${mesh.networks.length} network${mesh.networks.length === 1 ? '' : 's'} |\n`);
     out.push(`| data plane | ${ambient ? 'ambient (ztunnel and waypoints)' : 'sidecar'} |\n`);
     out.push(`| installer | ${INSTALLERS[istio.installer]} |\n`);
-    out.push(`| Istio version | ${istio.version ? code(istio.version) : 'not pinned (latest chart)'} |\n`);
-    out.push(`| revision | ${istio.revision ? code(istio.revision) : 'none (default)'} |\n`);
+    const [current, canary] = istio.revisions;
+    if (canary === undefined) {
+      out.push(`| Istio version | ${current.version ? code(current.version) : 'not pinned (latest chart)'} |\n`);
+      out.push(`| revision | ${current.name ? code(current.name) : 'none (default)'} |\n`);
+    } else {
+      const rev = (r: IstioRevision) => `${code(r.name ?? 'default')} (Istio ${r.version ? code(r.version) : 'not pinned'})`;
+      out.push(`| revisions | ${rev(current)}, and the canary ${rev(canary)}: an upgrade is under way (\`meshgen upgrade\`) |\n`);
+    }
+    if (istio.tags.length > 0) out.push(`| revision tags | ${istio.tags.map((t) => `${code(t.name)} → ${code(t.revision)}`).join(', ')} |\n`);
     out.push(`| trust domain | ${code(mesh.trustDomain)} |\n`);
     out.push(`| secrets | ${mesh.secrets.provider === 'sealed-secrets' ? 'Sealed Secrets (sealed offline)' : 'External Secrets Operator'} |\n\n`);
 
@@ -199,7 +206,7 @@ export class ReadmeBuilder {
     const role = c.role === 'remote' ? `remote of ${code(c.primary ?? '?')}` : 'primary';
     out.push(
       `${role}, network ${code(c.network)}, kube context ${code(c.context)}; installer ${code(mesh.istio.installer)}, ${mesh.istio.dataplane} data plane` +
-        `${mesh.istio.revision ? `, revision ${code(mesh.istio.revision)}` : ''}. Directory: [${code(dir)}](${dir}).\n\n`,
+        `${revisionsText(mesh)}. Directory: [${code(dir)}](${dir}).\n\n`,
     );
     if (tornDown) {
       out.push('Nothing: torn down (the kustomization.yaml files list no manifest, so everything installed is pruned).\n\n');
@@ -342,4 +349,11 @@ function fluxStages(text: string | undefined): { name: string; path: string; dep
 /** A YAML scalar as written by the emitter: plain, or quoted (then read with the YAML parser). */
 function scalar(text: string): string {
   return /^['"]/.test(text) ? String(parse(text)) : text;
+}
+
+/** `, revision `r`` or `, revisions `a` and `b`` (nothing for the unrevisioned control plane). */
+function revisionsText(mesh: Mesh): string {
+  const names = mesh.istio.revisions.flatMap((r) => (r.name ? [code(r.name)] : []));
+  if (names.length === 0) return '';
+  return names.length === 1 ? `, revision ${names[0]}` : `, revisions ${names.join(' and ')}`;
 }

@@ -46,7 +46,7 @@ test('helm: charts as Flux HelmReleases outside the cluster directory and as Arg
   assert.ok(!inClusters.some((o) => o.obj.apiVersion.includes('fluxcd.io')), 'no Flux object in a directory Argo CD applies');
   assert.ok(!inClusters.some((o) => o.obj.kind === 'IstioOperator'));
   // The merged IstioOperator stays as `istioctl install -f` input, applied by nobody.
-  const [iop] = docs(path.join(dir, 'dist/clusters/cluster-east-1/istioctl/control-plane.yaml'));
+  const [iop] = docs(path.join(dir, 'dist/clusters/cluster-east-1/istioctl/control-plane-1-30.yaml'));
   assert.equal(iop.kind, 'IstioOperator');
   assert.equal(iop.spec.revision, '1-30');
   assert.equal(iop.spec.meshConfig.trustDomain, 'cluster.local');
@@ -63,7 +63,7 @@ test('helm: charts as Flux HelmReleases outside the cluster directory and as Arg
   assert.deepEqual(istiod.spec.dependsOn, [{ name: 'istio-base' }]);
   assert.deepEqual(gw.spec.dependsOn, [{ name: 'istiod-1-30' }]);
   // The values Argo CD reads are the values Flux installs.
-  const valuesFile = parse(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-east-1/helm/istiod-values.yaml'), 'utf8'));
+  const valuesFile = parse(fs.readFileSync(path.join(dir, 'dist/clusters/cluster-east-1/helm/istiod-1-30-values.yaml'), 'utf8'));
   assert.deepEqual(valuesFile, istiod.spec.values);
   assert.deepEqual(valuesFile.global.multiCluster, { clusterName: 'cluster-east-1' });
   assert.equal(valuesFile.global.meshID, 'mymeshname');
@@ -97,7 +97,7 @@ test('helm: charts as Flux HelmReleases outside the cluster directory and as Arg
     app.spec.sources.map((x: any) => x.path ?? (x.chart ? `${x.chart}:${x.helm.releaseName}` : `ref:${x.ref}`)),
     ['dist/clusters/cluster-east-1', 'base:istio-base', 'istiod:istiod-1-30', 'gateway:istio-eastwestgateway', 'ref:values'],
   );
-  assert.deepEqual(app.spec.sources[2].helm.valueFiles, ['$values/dist/clusters/cluster-east-1/helm/istiod-values.yaml']);
+  assert.deepEqual(app.spec.sources[2].helm.valueFiles, ['$values/dist/clusters/cluster-east-1/helm/istiod-1-30-values.yaml']);
   if (KUBECTL) {
     for (const c of ['cluster-east-1', 'cluster-west-1']) execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/clusters', c)]);
     execFileSync('kubectl', ['kustomize', path.join(dir, 'dist/argocd')]);
@@ -118,7 +118,7 @@ test('sail: the Sail Istio resource carries the same values as the helm renderin
   assert.equal(istio.kind, 'Istio');
   assert.equal(istio.spec.version, 'v1.30.3');
   assert.equal(istio.spec.namespace, 'istio-system');
-  const helmValues = parse(fs.readFileSync(path.join(helmDir, 'dist/clusters/cluster-west-1/helm/istiod-values.yaml'), 'utf8'));
+  const helmValues = parse(fs.readFileSync(path.join(helmDir, 'dist/clusters/cluster-west-1/helm/istiod-1-30-values.yaml'), 'utf8'));
   const { revision, profile: _profile, ...rest } = helmValues;
   assert.deepEqual(istio.spec.values, rest, 'Sail values = istiod chart values (revision and profile move to the resource)');
   assert.equal(istio.metadata.name, revision);

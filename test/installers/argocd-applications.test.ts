@@ -34,7 +34,7 @@ contexts:
     server: https://b.example.com:6443
 `);
 const GITOPS = { ...MESH.gitops, repoURL: 'https://git.example.com/mesh.git' };
-const HELM: ApplicationSetCharts = { controlPlane: true, eastWestGateway: new Set(['a']), version: 'v1.30.3' };
+const HELM: ApplicationSetCharts = { controlPlane: true, eastWestGateway: new Set(['a']), revisions: [{ version: 'v1.30.3' }] };
 
 function appSet(charts: ApplicationSetCharts | 'none' = HELM, gitops = GITOPS): any {
   const chart = Testing.chart();
@@ -65,7 +65,7 @@ test('one Application per cluster, named <mesh>-<cluster> (mesh ID slugged), wit
 });
 
 test('chart sources: Istio Helm repository, pinned version (no "v"), release names, values files from this repository ($values)', () => {
-  const [a] = renderApplicationSet(appSet({ ...HELM, revision: 'canary' }));
+  const [a] = renderApplicationSet(appSet({ ...HELM, revisions: [{ name: 'canary', version: 'v1.30.3' }] }));
   const sources = (a.spec as any).sources;
   assert.deepEqual(sources[0], { repoURL: 'https://git.example.com/mesh.git', targetRevision: 'release', path: 'deploy/dist/clusters/a' });
   assert.deepEqual(sources[1], {
@@ -75,15 +75,16 @@ test('chart sources: Istio Helm repository, pinned version (no "v"), release nam
     helm: { releaseName: 'istio-base', valueFiles: ['$values/deploy/dist/clusters/a/helm/base-values.yaml'] },
   });
   assert.equal(sources[2].helm.releaseName, 'istiod-canary');
+  assert.deepEqual(sources[2].helm.valueFiles, ['$values/deploy/dist/clusters/a/helm/istiod-canary-values.yaml']);
   assert.equal(sources[3].helm.releaseName, 'istio-eastwestgateway');
   assert.deepEqual(sources[4], { repoURL: 'https://git.example.com/mesh.git', targetRevision: 'release', ref: 'values' });
   // Without a version: the latest chart.
-  const [latest] = renderApplicationSet(appSet({ ...HELM, version: undefined }));
+  const [latest] = renderApplicationSet(appSet({ ...HELM, revisions: [{}] }));
   assert.equal((latest.spec as any).sources[1].targetRevision, '*');
 });
 
 test('sail: only the gateway chart beside the cluster directory (the Sail Operator installs the control plane)', () => {
-  const [a, b] = renderApplicationSet(appSet({ controlPlane: false, eastWestGateway: new Set(['a']) }));
+  const [a, b] = renderApplicationSet(appSet({ controlPlane: false, eastWestGateway: new Set(['a']), revisions: [{}] }));
   assert.deepEqual(
     (a.spec as any).sources.map((s: any) => s.path ?? s.chart ?? `ref:${s.ref}`),
     ['deploy/dist/clusters/a', 'gateway', 'ref:values'],
@@ -145,7 +146,7 @@ test('values files: helm/<chart>-values.yaml with the header, the translated val
   const t = translateControlPlane(cp.spec);
   const g = translateEastWestGateway(ew.spec);
   // WHEN
-  const files = helmValuesFiles({ base: t.base, istiod: t.istiod, gateway: g.gateway });
+  const files = helmValuesFiles({ base: t.base, istiods: [{ values: t.istiod }], gateway: g.gateway });
   // THEN
   assert.deepEqual([...files.keys()], ['helm/base-values.yaml', 'helm/istiod-values.yaml', 'helm/gateway-values.yaml']);
   for (const [file, content] of files) {
@@ -166,7 +167,7 @@ test('values files: helm/<chart>-values.yaml with the header, the translated val
 });
 
 test('the ApplicationSet and the Applications it makes validate against the Argo CD CRDs', () => {
-  for (const charts of [HELM, { controlPlane: false, eastWestGateway: new Set<string>() }, 'none' as const]) {
+  for (const charts of [HELM, { controlPlane: false, eastWestGateway: new Set<string>(), revisions: [{}] }, 'none' as const]) {
     const o = appSet(charts);
     assertValid([o]);
     assertValid(renderApplicationSet(o));
