@@ -13,6 +13,13 @@ export interface SailUpdateStrategy {
    * `InPlace` updates the control plane in place (the IstioRevision is named like the Istio); `RevisionBased` creates
    * an IstioRevision per version, named `<istio name>-<spec.version, dots as dashes>` (see {@link sailRevisionName}),
    * and keeps an old one while it is in use.
+   *
+   * An old revision is deleted once its `InUse` condition has been False for the grace period (pkg/revision/prune.go:32-86).
+   * It is in use while an IstioRevisionTag's `status.istioRevision` names it, a namespace names it (`istio.io/rev`, or
+   * `istio-injection=enabled` for a revision named `default`), or a pod that has not succeeded was injected by it
+   * (annotation `istio.io/rev`) or asks for it by label (controllers/istiorevision/istiorevision_controller.go:483-548).
+   * Sail prunes nothing for an Istio with `pilot.env.EXTERNAL_ISTIOD=true` (a primary serving remotes), whose
+   * revisions may be used on other clusters (controllers/istio/istio_controller.go:93-97).
    * @default 'InPlace'
    */
   readonly type?: 'InPlace' | 'RevisionBased';
@@ -101,8 +108,8 @@ export interface SailIstioProps {
  *
  * Sail computes `values.revision` from the resource name (InPlace: the name, `default` meaning none; RevisionBased:
  * `<name>-<version>`) and overrides whatever the values say (`pkg/istiovalues/overrides.go`), so a revision becomes the
- * name and is refused with `RevisionBased`, where the gateway could not know the revision name. `values.profile` moves to
- * `spec.profile`.
+ * name and is refused with `RevisionBased`, where Sail names each revision after the version ({@link sailRevisionName};
+ * the revision of this object is {@link SailIstio.revisionName}). `values.profile` moves to `spec.profile`.
  *
  * Sail installs no gateways ("The Sail Operator does not deploy or manage Gateways"; `spec.components` and
  * `spec.values.gateways` do not work), and recommends gateway injection: a Deployment with `sidecar.istio.io/inject` and
