@@ -41,7 +41,17 @@ export { FluxKustomizations, type FluxKustomizationsProps, type FluxStage } from
 export { type ApplicationSetCharts, MeshApplicationSet, type MeshApplicationSetProps } from './gitops/mesh-application-set';
 export { helmValuesFiles } from './installers/argocd-applications';
 export { type IstioChart, IstioControlPlaneReleases, IstioGatewayRelease, IstioHelmReleases } from './installers/helm-releases';
-export { SailAmbient, SailIstio, type SailIstioProps } from './installers/sail';
+export {
+  SailAmbient,
+  SailIstio,
+  type SailIstioProps,
+  SailRevisionTag,
+  type SailRevisionTagProps,
+  type SailRevisionTagTarget,
+  type SailUpdateStrategy,
+  sailRevisionName,
+  sailVersion,
+} from './installers/sail';
 export { translateControlPlane, translateEastWestGateway } from './installers/translate';
 export { loadBase, loadTopology, parseBase, parseTopology } from './topology/load';
 export type { Cluster, Dataplane, GitOps, Installer, Mesh, Role, SecretStore, SecretsProvider } from './topology/model';

@@ -3,23 +3,62 @@ import { Construct } from 'constructs';
 import type { ISTIO_NAMESPACE } from '../topology/model';
 import { type HelmValues, sortKeys } from './translate';
 
-/** How Sail moves the control plane to a new `spec.version`. @see https://github.com/istio-ecosystem/sail-operator/blob/main/docs/update-strategy/update-strategy.md */
+/**
+ * How Sail moves the control plane to a new `spec.version`. The field names and limits are those of the Istio CRD of
+ * sail-operator 1.30.3 (`spec.updateStrategy` in schemas/crds/sail-istio-crd.yaml; `api/v1/istio_types.go:70-99`).
+ * @see https://github.com/istio-ecosystem/sail-operator/blob/1.30.3/docs/update-strategy/update-strategy.adoc
+ */
 export interface SailUpdateStrategy {
   /**
-   * `InPlace` updates the control plane in place; `RevisionBased` creates a revision per version.
+   * `InPlace` updates the control plane in place (the IstioRevision is named like the Istio); `RevisionBased` creates
+   * an IstioRevision per version, named `<istio name>-<spec.version, dots as dashes>` (see {@link sailRevisionName}),
+   * and keeps an old one while it is in use.
+   *
+   * An old revision is deleted once its `InUse` condition has been False for the grace period (pkg/revision/prune.go:32-86).
+   * It is in use while an IstioRevisionTag's `status.istioRevision` names it, a namespace names it (`istio.io/rev`, or
+   * `istio-injection=enabled` for a revision named `default`), or a pod that has not succeeded was injected by it
+   * (annotation `istio.io/rev`) or asks for it by label (controllers/istiorevision/istiorevision_controller.go:483-548).
+   * Sail prunes nothing for an Istio with `pilot.env.EXTERNAL_ISTIOD=true` (a primary serving remotes), whose
+   * revisions may be used on other clusters (controllers/istio/istio_controller.go:93-97).
    * @default 'InPlace'
    */
   readonly type?: 'InPlace' | 'RevisionBased';
   /**
-   * Seconds before an unused revision is removed (RevisionBased).
-   * @default 30
+   * Seconds Sail waits, after an old revision's `InUse` condition turned False, before it deletes that IstioRevision
+   * (RevisionBased). An integer, 0 or more (CRD `minimum: 0`, int64); Sail's default is 30
+   * (`DefaultRevisionDeletionGracePeriodSeconds`, api/v1/istio_types.go:29; applied in `getPruningGracePeriod`,
+   * controllers/istio/istio_controller.go:151-161).
+   * @default 30 (Sail's)
    */
   readonly inactiveRevisionDeletionGracePeriodSeconds?: number;
   /**
-   * Whether Sail moves workloads to the new revision itself (RevisionBased).
+   * Whether Sail should move workloads to the new revision itself (RevisionBased). The field is in the 1.30.3 API, but
+   * no controller of sail-operator 1.30.3 reads it (`git grep UpdateWorkloads 1.30.3` finds only the type and its
+   * deep copy): workloads move when their namespace or pod label (`istio.io/rev`) or a revision tag changes and the
+   * pods restart.
    * @default false
    */
   readonly updateWorkloads?: boolean;
+}
+
+/** `spec.version` as meshgen writes it in Sail resources: with the leading `v` the Sail CRDs' version enum wants. */
+export function sailVersion(version: string): string {
+  return version.startsWith('v') ? version : `v${version}`;
+}
+
+/**
+ * The name Sail gives the IstioRevision of an Istio with the `RevisionBased` update strategy, exactly as Sail computes
+ * it: `<istio name>-<spec.version with every "." replaced by "-">`, the version as written (a `v` is kept, none is
+ * added; an alias such as `v1.30-latest` stays an alias). sail-operator 1.30.3, `getActiveRevisionName` in
+ * controllers/istio/istio_controller.go:178-192 (`istio.Name + "-" + strings.ReplaceAll(istio.Spec.Version, ".", "-")`),
+ * tested by `TestGetActiveRevisionName` in controllers/istio/istio_controller_test.go:813-867.
+ *
+ * meshgen writes `spec.version` with a `v` ({@link sailVersion}), so the revision of topology version `1.30.3` is
+ * `sailRevisionName('default', sailVersion('1.30.3'))` = `default-v1-30-3` (as Sail's docs show `default-v1-25-3`),
+ * not `sailRevisionName('default', '1.30.3')` = `default-1-30-3`.
+ */
+export function sailRevisionName(istioName: string, version: string): string {
+  return `${istioName}-${version.replaceAll('.', '-')}`;
 }
 
 /** Props of a Sail `Istio`. */
@@ -51,7 +90,8 @@ export interface SailIstioProps {
    */
   readonly revision?: string;
   /**
-   * `spec.updateStrategy`.
+   * `spec.updateStrategy`. With `RevisionBased` the version is required (it names the revision) and no revision may be
+   * passed (Sail names it).
    * @default - Sail's default (InPlace)
    */
   readonly updateStrategy?: SailUpdateStrategy;
@@ -68,8 +108,8 @@ export interface SailIstioProps {
  *
  * Sail computes `values.revision` from the resource name (InPlace: the name, `default` meaning none; RevisionBased:
  * `<name>-<version>`) and overrides whatever the values say (`pkg/istiovalues/overrides.go`), so a revision becomes the
- * name and is refused with `RevisionBased`, where the gateway could not know the revision name. `values.profile` moves to
- * `spec.profile`.
+ * name and is refused with `RevisionBased`, where Sail names each revision after the version ({@link sailRevisionName};
+ * the revision of this object is {@link SailIstio.revisionName}). `values.profile` moves to `spec.profile`.
  *
  * Sail installs no gateways ("The Sail Operator does not deploy or manage Gateways"; `spec.components` and
  * `spec.values.gateways` do not work), and recommends gateway injection: a Deployment with `sidecar.istio.io/inject` and
@@ -86,6 +126,13 @@ export interface SailIstioProps {
 export class SailIstio extends ApiObject {
   /** Output file in the `control-plane/` stage (the same name the `operator` installer uses). */
   public static readonly FILE = 'control-plane.yaml';
+
+  /**
+   * The IstioRevision Sail creates for this Istio, which becomes its `status.activeRevisionName`: the name with
+   * `InPlace`, {@link sailRevisionName} of the name and `spec.version` with `RevisionBased`. Pods and namespaces name it
+   * in `istio.io/rev`, and an {@link SailRevisionTag} can pin it.
+   */
+  public readonly revisionName: string;
 
   constructor(scope: Construct, id: string, props: SailIstioProps) {
     const values = sortKeys(props.values);
@@ -107,6 +154,19 @@ export class SailIstio extends ApiObject {
           'remove istio.revision from topology.yaml or use InPlace',
       );
     }
+    const revisionBased = props.updateStrategy?.type === 'RevisionBased';
+    if (revisionBased && !props.version) {
+      throw new Error(
+        'SailIstio: the RevisionBased update strategy needs the version: Sail names the revision <name>-<spec.version>, and without it the ' +
+          "API server's default version would name it",
+      );
+    }
+    const grace = props.updateStrategy?.inactiveRevisionDeletionGracePeriodSeconds;
+    if (grace !== undefined && !(Number.isSafeInteger(grace) && grace >= 0)) {
+      throw new Error(
+        `SailIstio: updateStrategy.inactiveRevisionDeletionGracePeriodSeconds must be a whole number of seconds, 0 or more; got ${grace}`,
+      );
+    }
     if (revision && name !== revision) {
       throw new Error(`SailIstio: name "${name}" would make Sail use revision "${name}", not "${revision}"; name the Istio resource "${revision}"`);
     }
@@ -120,15 +180,103 @@ export class SailIstio extends ApiObject {
       namespace: props.namespace,
       values,
     };
-    if (props.version) spec.version = props.version.startsWith('v') ? props.version : `v${props.version}`;
+    if (props.version) spec.version = sailVersion(props.version);
     const profile = props.profile ?? valuesProfile;
     if (profile) spec.profile = profile;
-    if (props.updateStrategy) spec.updateStrategy = { ...props.updateStrategy };
+    if (props.updateStrategy) {
+      const { type, inactiveRevisionDeletionGracePeriodSeconds, updateWorkloads } = props.updateStrategy;
+      const strategy: Record<string, unknown> = {};
+      if (type !== undefined) strategy.type = type;
+      if (inactiveRevisionDeletionGracePeriodSeconds !== undefined)
+        strategy.inactiveRevisionDeletionGracePeriodSeconds = inactiveRevisionDeletionGracePeriodSeconds;
+      if (updateWorkloads !== undefined) strategy.updateWorkloads = updateWorkloads;
+      spec.updateStrategy = strategy;
+    }
     super(scope, id, {
       apiVersion: 'sailoperator.io/v1',
       kind: 'Istio',
       metadata: { name, annotations: props.annotations },
       spec,
+    });
+    this.revisionName = revisionBased ? sailRevisionName(name, spec.version as string) : name;
+  }
+}
+
+/** The target of a Sail revision tag (`spec.targetRef`). */
+export interface SailRevisionTagTarget {
+  /**
+   * `Istio`: the tag follows the Istio's active revision (`status.activeRevisionName`), so it moves to the new revision
+   * when `spec.version` changes (RevisionBased). `IstioRevision`: the tag stays on that revision (pinned), and keeps it
+   * in use, so Sail does not delete it.
+   */
+  readonly kind: 'Istio' | 'IstioRevision';
+  /** The Istio's name, or the IstioRevision's name (e.g. `default-v1-29-2`, see {@link sailRevisionName}). */
+  readonly name: string;
+}
+
+/** Props of a Sail `IstioRevisionTag`. */
+export interface SailRevisionTagProps {
+  /** The tag (`metadata.name`): what namespaces and pods put in `istio.io/rev`. */
+  readonly tag: string;
+  /** The revision it points to. */
+  readonly target: SailRevisionTagTarget;
+  /**
+   * metadata.annotations (e.g. an Argo CD sync wave after the control plane's).
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+}
+
+/** The longest tag whose Service `istiod-revision-tag-<tag>` is still a valid Service name (63 characters). */
+export const SAIL_REVISION_TAG_MAX_LENGTH = 63 - 'istiod-revision-tag-'.length;
+
+/**
+ * A Sail Operator `IstioRevisionTag` (`sailoperator.io/v1`, cluster-scoped): a stable name for sidecar injection
+ * (`istio.io/rev=<tag>`) that points at an Istio (its active revision) or at one IstioRevision. Checked against
+ * schemas/crds/sail-istiorevisiontag-crd.yaml (sail-operator 1.30.3), which has no CEL rules: `targetRef.kind` is
+ * `Istio` or `IstioRevision`, `targetRef.name` 1 to 253 characters.
+ *
+ * What Sail does with it (sail-operator 1.30.3, controllers/istiorevisiontag/istiorevisiontag_controller.go):
+ * - installs its `revisiontags` chart into the revision's namespace with `revisionTags: [<tag>]` (lines 159-187): a
+ *   MutatingWebhookConfiguration `istio-revision-tag-<tag>` (`istio-revision-tag-<tag>-<namespace>` outside
+ *   istio-system) and a Service `istiod-revision-tag-<tag>` (resources/v1.30.3/charts/revisiontags/templates/
+ *   revision-tags-mwc.yaml:43-47, revision-tags-svc.yaml:7);
+ * - the tag `default` is special: its webhook also serves `istio-injection=enabled` namespaces and
+ *   `sidecar.istio.io/inject=true` pods (revision-tags-mwc.yaml:94-150), and Sail installs the `base` chart for it
+ *   (the `istiod-default-validator` ValidatingWebhookConfiguration; controller lines 179-185);
+ * - a target that does not exist (yet) is not an error of the object: `Reconciled` is False with reason `RefNotFound`
+ *   and Sail retries until it appears (lines 140-155; the NotFound is requeued by pkg/reconciler/reconciler.go:102-104);
+ * - a tag named like an existing IstioRevision is refused (`NameAlreadyExists`; the older object wins,
+ *   pkg/validation/validation.go:45-53), as is a tag on a `remote`-profile revision (lines 109-111);
+ * - status conditions `Reconciled` and `InUse` (no `Ready`), `status.istioRevision` the revision it resolved to
+ *   (api/v1/istiorevisiontags_types.go:88-120).
+ *
+ * The tag keeps its revision in use: Sail never prunes an IstioRevision that a tag's `status.istioRevision` names
+ * (controllers/istiorevision/istiorevision_controller.go:487-497).
+ */
+export class SailRevisionTag extends ApiObject {
+  constructor(scope: Construct, id: string, props: SailRevisionTagProps) {
+    const { tag, target } = props;
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(tag) || tag.length > SAIL_REVISION_TAG_MAX_LENGTH) {
+      throw new Error(
+        `SailRevisionTag: tag "${tag}" must be lower-case letters, digits and inner dashes, at most ${SAIL_REVISION_TAG_MAX_LENGTH} characters ` +
+          '(it is an istio.io/rev label value and names the Service istiod-revision-tag-<tag>)',
+      );
+    }
+    if (target.kind !== 'Istio' && target.kind !== 'IstioRevision') {
+      throw new Error(`SailRevisionTag: target kind "${target.kind}" must be Istio or IstioRevision`);
+    }
+    if (target.name === '' || target.name.length > 253) {
+      throw new Error(`SailRevisionTag: target name "${target.name}" must be 1 to 253 characters`);
+    }
+    if (target.kind === 'IstioRevision' && target.name === tag) {
+      throw new Error(`SailRevisionTag: tag "${tag}" has the name of the IstioRevision it targets; Sail refuses a tag named like a revision`);
+    }
+    super(scope, id, {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'IstioRevisionTag',
+      metadata: { name: tag, annotations: props.annotations },
+      spec: { targetRef: { kind: target.kind, name: target.name } },
     });
   }
 }
@@ -160,7 +308,7 @@ export interface SailAmbientProps {
 export class SailAmbient extends Construct {
   constructor(scope: Construct, id: string, props: SailAmbientProps) {
     super(scope, id);
-    const version = props.version ? (props.version.startsWith('v') ? props.version : `v${props.version}`) : undefined;
+    const version = props.version ? sailVersion(props.version) : undefined;
     new ApiObject(this, 'IstioCNI', {
       apiVersion: 'sailoperator.io/v1',
       kind: 'IstioCNI',

@@ -143,6 +143,7 @@ test('loads every served CRD version and the core Kubernetes kinds', (t) => {
     'kustomize.toolkit.fluxcd.io/v1 Kustomization',
     'install.istio.io/v1alpha1 IstioOperator',
     'sailoperator.io/v1 Istio',
+    'sailoperator.io/v1 IstioRevisionTag',
     'v1 Namespace',
     'v1 Secret',
     'v1 ServiceAccount',
