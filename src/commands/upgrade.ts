@@ -335,6 +335,10 @@ export function addRevision(text: string, opts: AddRevisionOptions): UpgradeEdit
       fix: 'set istio.version to the version the clusters run now, run `npm run synth` and commit; then run `meshgen upgrade --to <version>`',
     });
   }
+  const cmp = compareVersions(to, cur.version);
+  if (cmp === 0) {
+    throw usage('--to', `revision ${cur.name} already runs Istio ${cur.version}`, 'pass the version to upgrade to (a newer Istio release)');
+  }
   const name = opts.revision ?? revisionNameFor(to, mesh.istio.installer);
   const nameProblem = labelProblem(name, MAX_REVISION_NAME);
   if (nameProblem || name === DEFAULT_TAG) {
@@ -357,10 +361,6 @@ export function addRevision(text: string, opts: AddRevisionOptions): UpgradeEdit
       `${show(name)} is the name of a tag: namespaces labelled istio.io/rev=${name} would match both`,
       'pass another revision name with --revision',
     );
-  }
-  const cmp = compareVersions(to, cur.version);
-  if (cmp === 0) {
-    throw usage('--to', `revision ${cur.name} already runs Istio ${cur.version}`, 'pass the version to upgrade to (a newer Istio release)');
   }
   if (mesh.istio.dataplane === 'ambient') {
     throw new InputError({
