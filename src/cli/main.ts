@@ -12,6 +12,7 @@ import { sealTokenCommand } from './seal-token';
 import { statusCommand } from './status';
 import { synthCommand } from './synth';
 import { teardownCommand } from './teardown';
+import { upgradeCommand } from './upgrade';
 import { validateCommand } from './validate';
 
 export { type Ctx, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, type Io } from './context';
@@ -53,6 +54,7 @@ export async function main(
     .command(exportCaCommand(ctx))
     .command(rotateCommand(ctx))
     .command(rotateRootCommand(ctx))
+    .command(upgradeCommand(ctx))
     .command(teardownCommand(ctx))
     .command(validateCommand(ctx))
     .command(planCommand(ctx))
