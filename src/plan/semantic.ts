@@ -52,9 +52,9 @@ interface View {
   readonly argoFiles: Set<string>;
 }
 
-const ISTIOD = 'istioctl:IstioOperator:istio-system/control-plane';
 const GATEWAY = 'istioctl:IstioOperator:istio-system/eastwest';
 const NAMESPACE = 'cluster:Namespace:/istio-system';
+const GATEWAY_RELEASE = 'flux:HelmRelease:istio-system/istio-eastwestgateway';
 const SECRET_FIELDS = new Set(['data', 'stringData', 'encryptedData']);
 
 /**
@@ -184,12 +184,53 @@ function parseOne(text: string): unknown {
 // Facets of a cluster view
 
 function installerOf(v: View): string | undefined {
-  if (v.objects.has('helm:HelmValues:/istiod')) return 'helm';
+  for (const id of v.objects.keys()) if (/^helm:HelmValues:\/istiod(-.+)?$/.test(id)) return 'helm';
   for (const [id, o] of v.objects) {
     if (id.startsWith('cluster:Istio:')) return 'sail';
-    if (id === 'cluster:IstioOperator:istio-system/control-plane' && o.kind === 'IstioOperator') return 'operator';
+    if (CONTROL_PLANE_IOP.test(id) && o.kind === 'IstioOperator') return 'operator';
   }
   return undefined;
+}
+
+/** The IstioOperator of a control plane revision: `control-plane` (unrevisioned, or before meshgen named them) or `control-plane-<revision>`. */
+const CONTROL_PLANE_IOP = /^cluster:IstioOperator:istio-system\/control-plane(-.+)?$/;
+const ISTIOCTL_IOP = /^istioctl:IstioOperator:istio-system\/control-plane(-.+)?$/;
+
+/** One control plane revision of a cluster: its merged IstioOperator (in istioctl/) and the version it installs. */
+interface Revision {
+  /** The IstioOperator's id in the view. */
+  readonly id: string;
+  readonly spec: Obj;
+  /** The Istio version (the istiod chart's, or the Sail `Istio`'s), when the tree says. */
+  readonly version?: string;
+}
+
+/**
+ * The control plane revisions of a cluster, keyed by revision (`spec.revision` of the merged IstioOperator; `''` for the
+ * unrevisioned control plane), in file order. Keyed by the revision rather than the file, so that the rename of
+ * `istioctl/control-plane.yaml` to `control-plane-<revision>.yaml` is no change.
+ */
+function revisionsOf(v: View): Map<string, Revision> {
+  const out = new Map<string, Revision>();
+  for (const [id, o] of v.objects) {
+    if (!ISTIOCTL_IOP.test(id)) continue;
+    const spec = isRecord(o.spec) ? o.spec : {};
+    const rev = typeof spec.revision === 'string' ? spec.revision : '';
+    out.set(rev, { id, spec });
+  }
+  const sail = versionOf(v);
+  for (const [rev, r] of out) {
+    const release = v.objects.get(`flux:HelmRelease:istio-system/${rev ? `istiod-${rev}` : 'istiod'}`);
+    const ver = get(release, ['spec', 'chart', 'spec', 'version']);
+    const version = typeof ver === 'string' ? ver.replace(/^v/, '') : out.size === 1 ? sail : undefined;
+    if (version !== undefined) out.set(rev, { ...r, version });
+  }
+  return out;
+}
+
+/** The first revision's IstioOperator spec (role and network are the same in every revision). */
+function firstIstiod(v: View): Obj | undefined {
+  return [...revisionsOf(v).values()][0]?.spec;
 }
 
 function specOf(v: View, id: string): Obj | undefined {
@@ -198,13 +239,13 @@ function specOf(v: View, id: string): Obj | undefined {
 }
 
 function roleOf(v: View): string | undefined {
-  const spec = specOf(v, ISTIOD);
+  const spec = firstIstiod(v);
   if (!spec) return undefined;
   return spec.profile === 'remote' ? 'remote' : 'primary';
 }
 
 function networkOf(v: View): string | undefined {
-  const n = get(specOf(v, ISTIOD), ['values', 'global', 'network']);
+  const n = get(firstIstiod(v), ['values', 'global', 'network']);
   return typeof n === 'string' ? n : undefined;
 }
 
@@ -294,7 +335,7 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
     return out;
   }
 
-  const handled = new Set<string>([ISTIOD, GATEWAY, NAMESPACE]);
+  const handled = new Set<string>([GATEWAY, NAMESPACE]);
   // Installer, role, version.
   const [i0, i1] = [installerOf(before), installerOf(after)];
   const installerChanged = i0 !== i1;
@@ -319,8 +360,81 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
       disruptive: r1 === 'remote' ? 'istiod is removed from this cluster (its primary runs it)' : 'istiod is installed on this cluster',
     });
   }
+  // istiod, per revision: added, removed, its version, its merged IstioOperator leaf by leaf.
+  const revs0 = revisionsOf(before);
+  const revs1 = revisionsOf(after);
+  for (const r of [...revs0.values(), ...revs1.values()]) handled.add(r.id);
+  // With one revision on both sides the lines read as before revisions existed (`istiod <path>`).
+  const single = revs0.size === 1 && revs1.size === 1 && [...revs0.keys()][0] === [...revs1.keys()][0];
+  const changedRevisions = new Set<string>();
+  let versionShown = false;
+  for (const rev of [...new Set([...revs0.keys(), ...revs1.keys()])]) {
+    const [a, b] = [revs0.get(rev), revs1.get(rev)];
+    const name = rev ? `istiod ${rev}` : 'istiod (unrevisioned)';
+    const remote = (roleOf(after) ?? roleOf(before)) === 'remote';
+    if (!a && b) {
+      changedRevisions.add(rev);
+      if (installerChanged) continue;
+      const beside = [...revs1.keys()].filter((x) => x !== rev && revs0.has(x));
+      push({
+        op: '+',
+        subject: 'istiod',
+        target: rev,
+        ...(b.version ? { to: b.version } : {}),
+        text: remote
+          ? `+ revision ${rev || '(unrevisioned)'} added${b.version ? ` (Istio ${b.version})` : ''}: remote profile, injection through the primary's ${rev ? `istiod-${rev}` : 'istiod'}`
+          : `+ ${name} added${b.version ? ` (Istio ${b.version})` : ''}${beside.length > 0 ? `, beside ${beside.join(', ')}` : ''}`,
+      });
+      continue;
+    }
+    if (a && !b) {
+      changedRevisions.add(rev);
+      if (installerChanged) continue;
+      push({
+        op: '-',
+        subject: 'istiod',
+        target: rev,
+        ...(a.version ? { from: a.version } : {}),
+        text: remote
+          ? `- revision ${rev || '(unrevisioned)'} removed${a.version ? ` (Istio ${a.version})` : ''}`
+          : `- ${name} removed${a.version ? ` (Istio ${a.version})` : ''}`,
+        disruptive: remote ? undefined : `${rev ? `istiod-${rev}` : 'istiod'} is pruned: proxies still on it lose their control plane`,
+      });
+      continue;
+    }
+    if (!a || !b) continue;
+    if (a.version !== b.version && a.version !== undefined && b.version !== undefined) {
+      versionShown = true;
+      push({
+        op: '~',
+        subject: 'version',
+        ...(single ? {} : { target: rev }),
+        from: a.version,
+        to: b.version,
+        text: single ? `~ Istio version: ${a.version} → ${b.version}` : `~ ${name} Istio version: ${a.version} → ${b.version}`,
+        disruptive: 'istiod and gateway restart (upgrade)',
+      });
+    }
+    if (!isDeepStrictEqual(a.spec, b.spec)) changedRevisions.add(rev);
+    for (const d of leafDiff(a.spec, b.spec)) {
+      const p = formatPath(d.path);
+      if (p === 'profile' && r0 !== r1 && r0 !== undefined && r1 !== undefined) continue;
+      const restart = d.path[0] !== 'meshConfig';
+      push({
+        op: d.op,
+        subject: 'istiod',
+        path: p,
+        ...(single ? {} : { target: rev }),
+        ...fromTo(d),
+        text: `${d.op} ${single ? 'istiod' : name} ${p}${valueText(d)}`,
+        disruptive: restart ? 'istiod restart' : undefined,
+      });
+    }
+  }
+  // Sail and the operator name no istiod release: the version of the whole control plane, as before.
   const [v0, v1] = [versionOf(before), versionOf(after)];
-  if (v0 !== v1 && v0 !== undefined && v1 !== undefined) {
+  if (!versionShown && changedRevisions.size === 0 && v0 !== v1 && v0 !== undefined && v1 !== undefined && installerOf(after) !== 'helm') {
+    versionShown = true;
     push({
       op: '~',
       subject: 'version',
@@ -331,23 +445,11 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
     });
   }
 
-  // istiod: the merged IstioOperator, leaf by leaf.
-  const iop0 = specOf(before, ISTIOD);
-  const iop1 = specOf(after, ISTIOD);
-  const istiodChanged = !isDeepStrictEqual(iop0, iop1);
-  for (const d of leafDiff(iop0 ?? {}, iop1 ?? {})) {
-    const p = formatPath(d.path);
-    if (p === 'profile' && r0 !== r1 && r0 !== undefined && r1 !== undefined) continue;
-    const restart = d.path[0] !== 'meshConfig';
-    push({
-      op: d.op,
-      subject: 'istiod',
-      path: p,
-      ...fromTo(d),
-      text: `${d.op} istiod ${p}${valueText(d)}`,
-      disruptive: restart ? 'istiod restart' : undefined,
-    });
-  }
+  // Istio's base chart (helm): its version (the CRDs, the newest revision's) and the revision that validates Istio config.
+  out.push(...baseChartChanges(cluster, before, after, handled));
+
+  // Revision tags: which revision each tag's injector calls.
+  out.push(...tagChanges(cluster, before, after, handled));
 
   // The east-west gateway.
   const gw0 = specOf(before, GATEWAY);
@@ -382,8 +484,38 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
     for (const d of leafDiff(gw0, gw1)) {
       const p = formatPath(d.path);
       // Folded into the lines above: the Service type, and every field that only carries the network.
-      if (/\.k8s\.service\.type$/.test(p) || (n0 !== n1 && (d.from === n0 || d.from === undefined) && (d.to === n1 || d.to === undefined))) continue;
+      if (
+        p === 'revision' ||
+        /\.k8s\.service\.type$/.test(p) ||
+        (n0 !== n1 && (d.from === n0 || d.from === undefined) && (d.to === n1 || d.to === undefined))
+      )
+        continue;
       push({ op: d.op, subject: 'east-west gateway', path: p, ...fromTo(d), text: `${d.op} east-west gateway ${p}${valueText(d)}` });
+    }
+  }
+
+  // The east-west gateway's revision (its pods' istio.io/rev: a tag or a revision) and its chart's version (the version of
+  // the revision that resolves to), with the istiod release it waits for (Flux dependsOn).
+  let gatewayMoved = false;
+  if (gw0 && gw1) {
+    const [l0, l1] = [get(gw0, ['revision']), get(gw1, ['revision'])];
+    const [c0, c1] = [chartVersion(release(before, 'istio-eastwestgateway')), chartVersion(release(after, 'istio-eastwestgateway'))];
+    const labelChanged = l0 !== l1;
+    const chartChanged = c0 !== c1 && c0 !== undefined && c1 !== undefined && !(single && versionShown);
+    if (labelChanged || chartChanged) {
+      gatewayMoved = true;
+      const chart = chartChanged ? `chart ${c0} → ${c1}` : c1 !== undefined ? `chart ${c1}` : '';
+      const [f, t] = [typeof l0 === 'string' ? l0 : '(unrevisioned)', typeof l1 === 'string' ? l1 : '(unrevisioned)'];
+      const resolved = typeof l1 === 'string' ? tagsOf(after).get(l1)?.revision : undefined;
+      push({
+        op: '~',
+        subject: 'east-west gateway',
+        path: labelChanged ? 'revision' : 'chart',
+        ...(labelChanged ? { from: f, to: t } : { from: c0, to: c1 }),
+        text: labelChanged
+          ? `~ east-west gateway revision: ${f} → ${t}${chart ? ` (${chart})` : ''}`
+          : `~ east-west gateway ${chart}${resolved ? ` (it follows tag ${String(l1)}, now on ${resolved})` : ''}`,
+      });
     }
   }
 
@@ -440,15 +572,27 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
   out.push(...argoChanges(cluster, before.argo, after.argo));
 
   // Derived forms of istiod and the gateway (Helm values, the operator's or Sail's resources, Flux HelmRelease values):
-  // reported only when their source did not change (a translation change), and not at all when the installer did.
+  // reported only when their source did not change (a translation change), and not at all when the installer did. Those
+  // of a revision added or removed are that revision's line.
   for (const [id, o] of [...before.objects, ...after.objects]) {
-    const derived = derivedOf(id);
+    const derived = derivedOf(id, o);
     if (!derived) continue;
+    const [a0, b0] = [before.objects.get(id), after.objects.get(id)];
+    // An IstioOperator applied under another name (control-plane → control-plane-<revision>) is an object added and removed.
+    if (id.startsWith('cluster:IstioOperator:') && (!a0 || !b0) && !(derived.revision !== undefined && changedRevisions.has(derived.revision)))
+      continue;
     handled.add(id);
     if (installerChanged) continue;
-    if ((derived === 'istiod' && istiodChanged) || (derived === 'gateway' && gatewayChanged)) continue;
-    const a = derivedPart(id, before.objects.get(id));
-    const b = derivedPart(id, after.objects.get(id));
+    if (
+      derived.source === 'gateway'
+        ? gatewayChanged
+        : derived.revision === undefined
+          ? changedRevisions.size > 0
+          : changedRevisions.has(derived.revision)
+    )
+      continue;
+    const a = derivedPart(id, a0);
+    const b = derivedPart(id, b0);
     if (isDeepStrictEqual(a, b) || out.some((c) => c.subject === 'object' && c.target === label(id, o))) continue;
     const paths = leafDiff(a ?? {}, b ?? {}).map((d) => formatPath(d.path));
     push({
@@ -458,25 +602,177 @@ function clusterChanges(cluster: string, before: View | undefined, after: View |
       text: `~ ${label(id, o)}: ${pathList(paths)} (translated from an unchanged IstioOperator)`,
     });
   }
-  // Flux HelmReleases also carry the chart version (reported above) and their own settings.
-  out.push(...objectChanges(cluster, before, after, handled, v0 !== v1));
+  // The istiod releases of revisions added or removed are those revisions' lines.
+  for (const rev of changedRevisions) {
+    if (revs0.has(rev) !== revs1.has(rev)) handled.add(`flux:HelmRelease:istio-system/${rev ? `istiod-${rev}` : 'istiod'}`);
+  }
+  // Flux HelmReleases also carry the chart version (reported above) and their own settings. An in-place upgrade moves
+  // every chart with the version line; otherwise the istiod releases whose version line was shown.
+  const versionReported = (id: string) =>
+    (single && versionShown) ||
+    [...revs1].some(
+      ([rev, r]) => id === `flux:HelmRelease:istio-system/${rev ? `istiod-${rev}` : 'istiod'}` && revs0.get(rev)?.version !== r.version,
+    );
+  const skipOf = (id: string): Seg[][] => [
+    ...(versionReported(id) ? [['spec', 'chart', 'spec', 'version']] : []),
+    ...(id === GATEWAY_RELEASE && gatewayMoved
+      ? [
+          ['spec', 'chart', 'spec', 'version'],
+          ['spec', 'dependsOn'],
+        ]
+      : []),
+  ];
+  out.push(...objectChanges(cluster, before, after, handled, skipOf));
   if (out.length === 0) out.push(...fileChanges(cluster, before.files, after.files));
   return out;
 }
 
-/** The source a derived object is translated from, if it is one. */
-function derivedOf(id: string): 'istiod' | 'gateway' | undefined {
-  if (id.startsWith('helm:')) return id.endsWith('/gateway') ? 'gateway' : 'istiod';
-  if (id === 'cluster:IstioOperator:istio-system/control-plane' || id.startsWith('cluster:Istio:')) return 'istiod';
-  if (id === 'cluster:IstioOperator:istio-system/eastwest') return 'gateway';
+/**
+ * The source a derived object is translated from, if it is one: the gateway, or istiod of a revision (`revision`
+ * undefined: of every revision, such as the base chart's values or the Sail `Istio`).
+ */
+function derivedOf(id: string, o: Obj): { source: 'istiod' | 'gateway'; revision?: string } | undefined {
+  if (id.startsWith('helm:')) {
+    if (id.endsWith('/gateway')) return { source: 'gateway' };
+    const m = /^helm:HelmValues:\/istiod(?:-(.+))?$/.exec(id);
+    return m ? { source: 'istiod', revision: m[1] ?? '' } : { source: 'istiod' };
+  }
+  if (CONTROL_PLANE_IOP.test(id)) {
+    const rev = get(o, ['spec', 'revision']);
+    return { source: 'istiod', revision: typeof rev === 'string' ? rev : '' };
+  }
+  if (id.startsWith('cluster:Istio:')) return { source: 'istiod' };
+  if (id === 'cluster:IstioOperator:istio-system/eastwest') return { source: 'gateway' };
   return undefined;
 }
 
 /** What of a derived object is derived (the rest is compared as any object). */
 function derivedPart(id: string, o: Obj | undefined): unknown {
   if (!o) return undefined;
+  // The base chart's defaultRevision follows the default tag: reported by baseChartChanges.
+  if (id === 'helm:HelmValues:/base') return withoutPaths({ values: o.values }, [['values', 'defaultRevision']]).values;
   if (id.startsWith('helm:')) return o.values;
   return withoutPaths(o, [['spec', 'version']]);
+}
+
+/** The Flux HelmRelease of one of Istio's charts. */
+function release(v: View, name: string): Obj | undefined {
+  return v.objects.get(`flux:HelmRelease:istio-system/${name}`);
+}
+
+function chartVersion(o: Obj | undefined): string | undefined {
+  const v = get(o, ['spec', 'chart', 'spec', 'version']);
+  return typeof v === 'string' ? v.replace(/^v/, '') : undefined;
+}
+
+/**
+ * Istio's base chart (helm): its version (its CRDs serve every revision, so it follows the newest) and its
+ * `defaultRevision` (the revision whose `istiod-default-validator` validates Istio config: the `default` tag's).
+ */
+function baseChartChanges(cluster: string, before: View, after: View, handled: Set<string>): PlanChange[] {
+  const out: PlanChange[] = [];
+  const [r0, r1] = [release(before, 'istio-base'), release(after, 'istio-base')];
+  const [v0, v1] = [chartVersion(r0), chartVersion(r1)];
+  if (r0 && r1 && v0 !== v1 && v0 !== undefined && v1 !== undefined && versionsOfIstiod(before).size + versionsOfIstiod(after).size > 2) {
+    out.push({ op: '~', cluster, subject: 'base chart', path: 'version', from: v0, to: v1, text: `~ base chart (CRDs): ${v0} → ${v1}` });
+  }
+  const d0 = get(before.objects.get('helm:HelmValues:/base'), ['values', 'defaultRevision']);
+  const d1 = get(after.objects.get('helm:HelmValues:/base'), ['values', 'defaultRevision']);
+  if (d0 !== d1 && (typeof d0 === 'string' || typeof d1 === 'string')) {
+    const [f, t] = [typeof d0 === 'string' ? d0 : '(none)', typeof d1 === 'string' ? d1 : '(none)'];
+    out.push({
+      op: '~',
+      cluster,
+      subject: 'base chart',
+      path: 'defaultRevision',
+      from: f,
+      to: t,
+      text: `~ base chart defaultRevision: ${f} → ${t} (Istio config is validated by ${typeof d1 === 'string' ? `istiod-${d1}` : 'istiod'})`,
+    });
+  }
+  if (out.length > 0) handled.add('flux:HelmRelease:istio-system/istio-base');
+  return out;
+}
+
+/** The istiod releases of a view and their chart versions. */
+function versionsOfIstiod(v: View): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const [id, o] of v.objects) if (/^flux:HelmRelease:istio-system\/istiod(-.+)?$/.test(id)) out.set(id, chartVersion(o));
+  return out;
+}
+
+/** A revision tag: a MutatingWebhookConfiguration `istio-revision-tag-<tag>` (helm, operator) or a Sail `IstioRevisionTag`. */
+function tagsOf(v: View): Map<string, { id: string; revision: string; o: Obj }> {
+  const out = new Map<string, { id: string; revision: string; o: Obj }>();
+  for (const [id, o] of v.objects) {
+    const m = /^cluster:MutatingWebhookConfiguration:\/istio-revision-tag-(.+)$/.exec(id);
+    if (m) {
+      const rev = get(o, ['metadata', 'labels', 'istio.io/rev']);
+      out.set(m[1], { id, revision: typeof rev === 'string' ? rev : '?', o });
+      continue;
+    }
+    if (id.startsWith('cluster:IstioRevisionTag:')) {
+      const ref = get(o, ['spec', 'targetRef']);
+      const name = String(get(ref, ['name']));
+      out.set(String(get(o, ['metadata', 'name'])), { id, revision: get(ref, ['kind']) === 'IstioRevision' ? name : `Istio ${name}`, o });
+    }
+  }
+  return out;
+}
+
+/** A tag's webhook without what names its revision (the `istio.io/rev` label and each webhook's service). */
+function tagBody(o: Obj): Obj {
+  const copy = withoutPaths(o, [
+    ['metadata', 'labels', 'istio.io/rev'],
+    ['spec', 'targetRef'],
+  ]);
+  for (const w of asArray(copy.webhooks)) {
+    const svc = get(w, ['clientConfig', 'service']);
+    if (isRecord(svc)) delete svc.name;
+  }
+  return copy;
+}
+
+/** Revision tags added, moved to another revision, removed; any other change of their webhooks field by field. */
+function tagChanges(cluster: string, before: View, after: View, handled: Set<string>): PlanChange[] {
+  const out: PlanChange[] = [];
+  const [t0, t1] = [tagsOf(before), tagsOf(after)];
+  for (const tag of [...new Set([...t0.keys(), ...t1.keys()])].sort()) {
+    const [a, b] = [t0.get(tag), t1.get(tag)];
+    if (a) handled.add(a.id);
+    if (b) handled.add(b.id);
+    const who = `namespaces labelled istio.io/rev=${tag}${tag === 'default' ? ' or istio-injection=enabled' : ''}`;
+    if (!a && b) {
+      out.push({ op: '+', cluster, subject: 'tag', target: tag, to: b.revision, text: `+ tag ${tag}: ${b.revision} (${who} are injected by it)` });
+    } else if (a && !b) {
+      out.push({
+        op: '-',
+        cluster,
+        subject: 'tag',
+        target: tag,
+        from: a.revision,
+        text: `- tag ${tag} (was ${a.revision})`,
+        disruptive: `new pods of the ${who} are no longer injected`,
+      });
+    } else if (a && b) {
+      if (a.revision !== b.revision) {
+        out.push({
+          op: '~',
+          cluster,
+          subject: 'tag',
+          target: tag,
+          from: a.revision,
+          to: b.revision,
+          text: `~ tag ${tag}: ${a.revision} → ${b.revision} (restart the workloads of the ${who} to move them)`,
+        });
+      }
+      for (const d of leafDiff(tagBody(a.o), tagBody(b.o))) {
+        const p = formatPath(d.path);
+        out.push({ op: d.op, cluster, subject: 'tag', target: tag, path: p, ...fromTo(d), text: `${d.op} tag ${tag} ${p}${valueText(d)}` });
+      }
+    }
+  }
+  return out;
 }
 
 function cacertsAdded(cluster: string, v: View, expiryOf: ExpiryOf): Omit<PlanChange, 'cluster'> {
@@ -533,7 +829,13 @@ function isPending(o: Obj): boolean {
 }
 
 /** Every other object: added, removed, or changed field by field (secret fields never shown). */
-function objectChanges(cluster: string | undefined, before: View, after: View, handled: Set<string>, versionShown = false): PlanChange[] {
+function objectChanges(
+  cluster: string | undefined,
+  before: View,
+  after: View,
+  handled: Set<string>,
+  skipOf: (id: string) => Seg[][] = () => [],
+): PlanChange[] {
   const out: PlanChange[] = [];
   const ids = [...new Set([...before.objects.keys(), ...after.objects.keys()])].filter((id) => !handled.has(id)).sort();
   for (const id of ids) {
@@ -544,9 +846,7 @@ function objectChanges(cluster: string | undefined, before: View, after: View, h
     if (!a) out.push({ op: '+', cluster, subject: 'object', target: name, text: `+ ${name}` });
     else if (!b) out.push({ op: '-', cluster, subject: 'object', target: name, text: `- ${name}` });
     else {
-      const skip: Seg[][] = id.startsWith('flux:HelmRelease:')
-        ? [['spec', 'values'], ...(versionShown ? [['spec', 'chart', 'spec', 'version']] : [])]
-        : [];
+      const skip: Seg[][] = id.startsWith('flux:HelmRelease:') ? [['spec', 'values'], ...skipOf(id)] : [];
       for (const d of leafDiff(withoutPaths(a, skip), withoutPaths(b, skip))) {
         const p = formatPath(d.path);
         const secret = d.path.some((s) => typeof s === 'string' && SECRET_FIELDS.has(s));
@@ -587,8 +887,13 @@ function label(id: string, o: Obj): string {
 // Mesh-wide changes and files
 
 function meshChanges(before: View, after: View, argoReported: boolean): PlanChange[] {
-  const out = objectChanges(undefined, before, after, new Set()).map((c) => {
+  const out = objectChanges(undefined, before, after, new Set()).flatMap((c) => {
     // A multi-line string (the ApplicationSet's templatePatch) is shown as changed, not printed.
+    // The sources of each cluster's Application (Istio's charts, one istiod per revision), source by source.
+    if (c.path === 'spec.templatePatch') {
+      const sources = sourceChanges(rawPatch(before, c.target), rawPatch(after, c.target));
+      if (sources) return sources;
+    }
     if (c.path && (String(c.from ?? '').includes('\n') || String(c.to ?? '').includes('\n'))) {
       const { from: _f, to: _t, ...rest } = c;
       return { ...rest, text: `${c.op} ${c.target} ${c.path} changed` };
@@ -602,6 +907,69 @@ function meshChanges(before: View, after: View, argoReported: boolean): PlanChan
     out.push(...fileChanges(undefined, keep(before.files), keep(after.files)));
   }
   return out;
+}
+
+/** The `templatePatch` of the ApplicationSet labelled `target`, as written. */
+function rawPatch(v: View, target: string | undefined): string | undefined {
+  for (const [id, o] of v.objects) {
+    if (o.kind === 'ApplicationSet' && label(id, o) === target) {
+      const p = get(o, ['spec', 'templatePatch']);
+      return typeof p === 'string' ? p : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The chart sources of the ApplicationSet's `templatePatch` (its Go template lines dropped), keyed by release name;
+ * undefined when it does not read as sources.
+ */
+function patchSources(text: string | undefined): Map<string, Obj> | undefined {
+  if (text === undefined) return new Map([[' ', {}]]);
+  const yaml = text
+    .split('\n')
+    .filter((l) => !/^\s*\{\{.*\}\}\s*$/.test(l))
+    .join('\n');
+  const doc = parseOne(yaml);
+  const list = get(doc, ['spec', 'sources']);
+  if (!Array.isArray(list)) return undefined;
+  const out = new Map<string, Obj>();
+  const rest: unknown[] = [];
+  for (const src of list) {
+    const name = get(src, ['helm', 'releaseName']);
+    if (isRecord(src) && typeof name === 'string') out.set(name, src);
+    else rest.push(src);
+  }
+  // Everything but the chart sources, under a key no release name can take.
+  out.set(' ', { rest, spec: { ...(get(doc, ['spec']) as Obj), sources: undefined } });
+  return out;
+}
+
+/** The ApplicationSet's chart sources added, removed and changed (their chart version first), or undefined. */
+function sourceChanges(from: string | undefined, to: string | undefined): PlanChange[] | undefined {
+  const [a, b] = [patchSources(from), patchSources(to)];
+  if (!a || !b) return undefined;
+  const out: PlanChange[] = [];
+  const what = (o: Obj) => `${String(o.chart)} ${String(o.targetRevision)}`;
+  if (!isDeepStrictEqual(a.get(' '), b.get(' '))) return undefined;
+  for (const name of [...new Set([...a.keys(), ...b.keys()])].filter((n) => n !== ' ').sort()) {
+    const [x, y] = [a.get(name), b.get(name)];
+    const target = `Argo CD chart source ${name}`;
+    if (!x && y) out.push({ op: '+', subject: 'argocd', target, to: what(y), text: `+ ${target} (chart ${what(y)})` });
+    else if (x && !y) out.push({ op: '-', subject: 'argocd', target, from: what(x), text: `- ${target} (chart ${what(x)})` });
+    else if (x && y) {
+      for (const d of leafDiff(x, y)) {
+        const p = formatPath(d.path);
+        const text =
+          p === 'targetRevision'
+            ? `~ ${target}: chart ${String(x.chart)} ${String(d.from)} → ${String(d.to)}`
+            : `${d.op} ${target} ${p}${valueText(d)}`;
+        out.push({ op: d.op, subject: 'argocd', target, path: p, ...fromTo(d), text });
+      }
+    }
+  }
+  // A change outside the chart sources: say so, without printing the template.
+  return out.length > 0 ? out : undefined;
 }
 
 /** When nothing semantic changed but files did (comments, kustomization.yaml lists): the files. */
