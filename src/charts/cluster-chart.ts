@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { type ClusterHelmValues, type ClusterInstall, clusterInstall } from '../installers/cluster-install';
-import { SAIL_CNI_NAMESPACE, SAIL_ZTUNNEL_NAMESPACE, SailAmbient, SailIstio, type SailIstioProps } from '../installers/sail';
+import { SAIL_CNI_NAMESPACE, SAIL_ZTUNNEL_NAMESPACE, SailAmbient, SailIstio, type SailIstioProps, SailRevisionTag } from '../installers/sail';
 import { HEADER } from '../output/render';
 import {
   type Cluster,
@@ -12,6 +12,7 @@ import {
   needsCrossNetworkGateway,
   needsEastWestGateway,
   remotesOf,
+  SAIL_ISTIO_NAME,
   type SecretStore,
 } from '../topology/model';
 import { AmbientEastWestGateway } from './ambient-east-west-gateway';
@@ -217,13 +218,21 @@ export class ClusterChart extends Chart {
       }
       if (gateway) this.place(Stage.POST_INSTALL, EastWestGateway.FILE, new EastWestGateway(this, 'EastWestGateway', gateway));
     } else if (installer === 'sail') {
+      // istio.revisions: one Istio running RevisionBased at the newest revision's version; Sail keeps the older revision
+      // while a tag targets it. The shorthand: InPlace, named after the revision.
+      const revisionBased = mesh.istio.revisionBased;
+      const last = mesh.istio.revisions[mesh.istio.revisions.length - 1];
+      const values = { ...(install.sailValues ?? {}) };
+      if (revisionBased) delete values.revision;
       this.place(
         Stage.CONTROL_PLANE,
         SailIstio.FILE,
         new SailIstioConstruct(this, 'ControlPlane', {
-          values: install.sailValues ?? {},
-          version: mesh.istio.revisions[0].version,
-          revision,
+          values,
+          version: revisionBased ? last.version : mesh.istio.revisions[0].version,
+          revision: revisionBased ? undefined : revision,
+          name: revisionBased ? SAIL_ISTIO_NAME : undefined,
+          updateStrategy: revisionBased ? { type: 'RevisionBased' } : undefined,
           annotations: syncWave(SyncWave.CONTROL_PLANE),
         }),
       );
@@ -240,8 +249,21 @@ export class ClusterChart extends Chart {
         );
       }
     }
-    // Revision tags: webhooks of their own, moved in place (helm and operator; Sail renders IstioRevisionTags itself).
-    if (mesh.istio.tags.length > 0 && installer !== 'sail') {
+    // Revision tags: with Sail on a primary, IstioRevisionTags pinned to their revision (Sail renders the webhooks);
+    // elsewhere webhooks of their own, moved in place (Sail refuses tags on a remote-profile revision).
+    if (mesh.istio.tags.length > 0 && installer === 'sail' && cluster.role === 'primary') {
+      for (const t of mesh.istio.tags) {
+        this.place(
+          Stage.POST_INSTALL,
+          RevisionTags.FILE,
+          new SailRevisionTag(this, `RevisionTag-${t.name}`, {
+            tag: t.name,
+            target: { kind: 'IstioRevision', name: t.revision },
+            annotations: syncWave(SyncWave.AFTER_CONTROL_PLANE),
+          }),
+        );
+      }
+    } else if (mesh.istio.tags.length > 0) {
       const values = install.helm?.istiods?.[0]?.values;
       const injector = (values?.sidecarInjectorWebhook ?? {}) as { reinvocationPolicy?: string; enableNamespacesByDefault?: boolean };
       this.place(

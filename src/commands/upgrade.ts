@@ -22,7 +22,7 @@ import { InputError, type Problem, show } from '../errors';
 import { writeFileAtomic } from '../fs-util';
 import { withWorkdirLock } from '../lock';
 import { parseTopology, readInput, TOPOLOGY_FILE } from '../topology/load';
-import { compareVersions, DEFAULT_TAG, type Installer, type Mesh, resolveRevision } from '../topology/model';
+import { compareVersions, DEFAULT_TAG, type Installer, type Mesh, resolveRevision, sailRevisionFor } from '../topology/model';
 import { DNS1123_LABEL } from '../topology/schema';
 
 /** The steps that change topology.yaml. */
@@ -44,11 +44,11 @@ const STRINGIFY = { lineWidth: 0, flowCollectionPadding: false, doubleQuotedMinM
 
 /**
  * The revision name of an Istio version: the version with dots turned into dashes and a leading `v` dropped
- * (`1.30.3` → `1-30-3`, `v1.30.0-beta.1` → `1-30-0-beta-1`), lower case. The one place names are derived, so that an
- * installer that imposes its own naming (the Sail Operator) can be given it here; for now every installer gets the
- * dashed form.
+ * (`1.30.3` → `1-30-3`, `v1.30.0-beta.1` → `1-30-0-beta-1`), lower case. With Sail it is the name the Sail Operator gives
+ * the revision of its RevisionBased `Istio` (`default-v1-30-3`), which topology.yaml must use.
  */
-export function revisionNameFor(version: string, _installer: Installer): string {
+export function revisionNameFor(version: string, installer: Installer): string {
+  if (installer === 'sail') return sailRevisionFor(version.trim());
   return version
     .trim()
     .replace(/^v(?=\d)/i, '')
@@ -325,6 +325,14 @@ export function addRevision(text: string, opts: AddRevisionOptions): UpgradeEdit
       message:
         'the control plane is unrevisioned (no istio.revision): its istiod serves istio-injection=enabled namespaces through its own webhook, which cannot be handed over to a revision tag through Git, so no canary can take over from it',
       fix: UNREVISIONED_FIX,
+    });
+  }
+  if (mesh.istio.installer === 'sail' && !mesh.istio.revisionBased) {
+    throw new InputError({
+      file: TOPOLOGY_FILE,
+      path: 'istio',
+      message: `the Sail Operator runs this control plane InPlace (istio.revision ${show(cur.name)}, the shorthand): Sail runs revisions side by side only with the RevisionBased strategy, where it names them itself, and moving an InPlace Istio to it is not a canary`,
+      fix: `upgrade in place by changing istio.version; or move to \`revisions: {${sailRevisionFor(cur.version ?? '<version>')}: {version: ${cur.version ?? '<version>'}}}\` first (Sail installs that revision beside the InPlace one), then run \`meshgen upgrade --to <version>\``,
     });
   }
   if (cur.version === undefined) {

@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ISTIO_NAMESPACE } from '../topology/model';
+import { type ISTIO_NAMESPACE, SAIL_REVISION_TAG_MAX_LENGTH, sailRevisionName, sailVersion } from '../topology/model';
 import { type HelmValues, sortKeys } from './translate';
 
 /**
@@ -41,25 +41,7 @@ export interface SailUpdateStrategy {
   readonly updateWorkloads?: boolean;
 }
 
-/** `spec.version` as meshgen writes it in Sail resources: with the leading `v` the Sail CRDs' version enum wants. */
-export function sailVersion(version: string): string {
-  return version.startsWith('v') ? version : `v${version}`;
-}
-
-/**
- * The name Sail gives the IstioRevision of an Istio with the `RevisionBased` update strategy, exactly as Sail computes
- * it: `<istio name>-<spec.version with every "." replaced by "-">`, the version as written (a `v` is kept, none is
- * added; an alias such as `v1.30-latest` stays an alias). sail-operator 1.30.3, `getActiveRevisionName` in
- * controllers/istio/istio_controller.go:178-192 (`istio.Name + "-" + strings.ReplaceAll(istio.Spec.Version, ".", "-")`),
- * tested by `TestGetActiveRevisionName` in controllers/istio/istio_controller_test.go:813-867.
- *
- * meshgen writes `spec.version` with a `v` ({@link sailVersion}), so the revision of topology version `1.30.3` is
- * `sailRevisionName('default', sailVersion('1.30.3'))` = `default-v1-30-3` (as Sail's docs show `default-v1-25-3`),
- * not `sailRevisionName('default', '1.30.3')` = `default-1-30-3`.
- */
-export function sailRevisionName(istioName: string, version: string): string {
-  return `${istioName}-${version.replaceAll('.', '-')}`;
-}
+export { sailRevisionName, sailVersion };
 
 /** Props of a Sail `Istio`. */
 export interface SailIstioProps {
@@ -227,8 +209,7 @@ export interface SailRevisionTagProps {
   readonly annotations?: Record<string, string>;
 }
 
-/** The longest tag whose Service `istiod-revision-tag-<tag>` is still a valid Service name (63 characters). */
-export const SAIL_REVISION_TAG_MAX_LENGTH = 63 - 'istiod-revision-tag-'.length;
+export { SAIL_REVISION_TAG_MAX_LENGTH };
 
 /**
  * A Sail Operator `IstioRevisionTag` (`sailoperator.io/v1`, cluster-scoped): a stable name for sidecar injection

@@ -14,8 +14,11 @@ import {
   type Mesh,
   type RevisionTag,
   type Role,
+  SAIL_ISTIO_NAME,
+  SAIL_REVISION_TAG_MAX_LENGTH,
   type SecretStore,
   type SecretsProvider,
+  sailRevisionFor,
 } from './model';
 import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from './schema';
 import { nearest, validateAgainstSchema } from './validate';
@@ -313,6 +316,7 @@ export function parseTopology(text: string, file = TOPOLOGY_FILE): Mesh {
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       ),
       gatewayRevision: raw.istio?.gatewayRevision,
+      revisionBased: raw.istio?.revisions !== undefined,
       hub: raw.istio?.hub,
       dataplane,
     }),
@@ -391,6 +395,23 @@ function revisionProblems(src: YamlSource, raw: RawTopology, violations: readonl
       );
     }
   }
+  if (map !== undefined && (istio.installer ?? 'helm') === 'sail') {
+    // Sail names the revisions of a RevisionBased Istio itself (`default-v1-30-3`): topology names must be those names.
+    for (const [name, r] of Object.entries(map)) {
+      if (!isMapping(r) || typeof r.version !== 'string') continue;
+      const expected = sailRevisionFor(r.version);
+      if (name !== expected) {
+        problems.push(
+          src.problem(
+            ['istio', 'revisions', name],
+            `the Sail Operator names the revision of Istio ${r.version} ${show(expected)} (its Istio "${SAIL_ISTIO_NAME}" runs RevisionBased), not ${show(name)}`,
+            `rename it to ${expected}`,
+            true,
+          ),
+        );
+      }
+    }
+  }
   const revisionNames = map ? Object.keys(map) : istio.revision !== undefined ? [istio.revision] : [];
   const describe =
     revisionNames.length > 0 ? `the revisions are ${revisionNames.map((n) => show(n)).join(', ')}` : 'the control plane has no revision name';
@@ -400,6 +421,17 @@ function revisionProblems(src: YamlSource, raw: RawTopology, violations: readonl
   for (const [tag, rev] of Object.entries(tags)) {
     if (!revisionNames.includes(rev)) {
       problems.push(src.problem(['istio', 'tags', tag], `points at revision ${show(rev)}, which does not exist (${describe})`, fixRef));
+    }
+    // Sail creates a Service istiod-revision-tag-<tag> per IstioRevisionTag (a DNS-1035 label of at most 63 characters).
+    if ((istio.installer ?? 'helm') === 'sail' && tag.length > SAIL_REVISION_TAG_MAX_LENGTH) {
+      problems.push(
+        src.problem(
+          ['istio', 'tags', tag],
+          `is ${tag.length} characters long; the Sail Operator names a Service istiod-revision-tag-<tag>, so a tag has at most ${SAIL_REVISION_TAG_MAX_LENGTH}`,
+          'choose a shorter tag',
+          true,
+        ),
+      );
     }
     if (revisionNames.includes(tag)) {
       problems.push(

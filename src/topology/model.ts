@@ -80,6 +80,11 @@ export interface Mesh {
      * @default - the `default` tag if there is one, else the only revision
      */
     readonly gatewayRevision?: string;
+    /**
+     * The revisions are listed as `istio.revisions` (not the shorthand): named, and upgraded side by side. With Sail: one
+     * `Istio` with the RevisionBased update strategy; with the shorthand, Sail's default, InPlace.
+     */
+    readonly revisionBased: boolean;
     readonly hub?: string;
     /** `sidecar` (default) or `ambient`. */
     readonly dataplane: Dataplane;
@@ -236,4 +241,35 @@ export function compareVersions(a: string, b: string): number {
 /** True when the mesh runs more than one revision (a canary upgrade is under way). */
 export function isCanary(mesh: Mesh): boolean {
   return mesh.istio.revisions.length > 1;
+}
+
+/** `spec.version` as meshgen writes it in Sail resources: with the leading `v` the Sail CRDs' version enum wants. */
+export function sailVersion(version: string): string {
+  return version.startsWith('v') ? version : `v${version}`;
+}
+
+/**
+ * The name Sail gives the IstioRevision of an Istio with the `RevisionBased` update strategy, exactly as Sail computes
+ * it: `<istio name>-<spec.version with every "." replaced by "-">`, the version as written (a `v` is kept, none is
+ * added; an alias such as `v1.30-latest` stays an alias). sail-operator 1.30.3, `getActiveRevisionName` in
+ * controllers/istio/istio_controller.go:178-192 (`istio.Name + "-" + strings.ReplaceAll(istio.Spec.Version, ".", "-")`),
+ * tested by `TestGetActiveRevisionName` in controllers/istio/istio_controller_test.go:813-867.
+ *
+ * meshgen writes `spec.version` with a `v` (`sailVersion`), so the revision of topology version `1.30.3` is
+ * `sailRevisionName('default', sailVersion('1.30.3'))` = `default-v1-30-3` (as Sail's docs show `default-v1-25-3`),
+ * not `sailRevisionName('default', '1.30.3')` = `default-1-30-3`.
+ */
+export function sailRevisionName(istioName: string, version: string): string {
+  return `${istioName}-${version.replaceAll('.', '-')}`;
+}
+
+/** The longest Sail tag whose Service `istiod-revision-tag-<tag>` is still a valid Service name (63 characters). */
+export const SAIL_REVISION_TAG_MAX_LENGTH = 63 - 'istiod-revision-tag-'.length;
+
+/** The name of the Sail `Istio` resource meshgen writes (Sail names its revisions after it). */
+export const SAIL_ISTIO_NAME = 'default';
+
+/** The IstioRevision Sail runs for a version under the RevisionBased strategy: `default-v1-30-3`. */
+export function sailRevisionFor(version: string): string {
+  return sailRevisionName(SAIL_ISTIO_NAME, sailVersion(version));
 }

@@ -206,6 +206,19 @@ const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq']
 function tagProblems(file: string, doc: Document, lineCounter: LineCounter): Problem[] {
   const out: Problem[] = [];
   visit(doc, (_key, node) => {
+    // `<<` is a merge key to Kubernetes' and Helm's YAML 1.1 parsers but a plain key to meshgen's (YAML 1.2): refused, so
+    // a value never means one thing here and another in the cluster.
+    if (isPair(node) && isScalar(node.key) && node.key.value === '<<') {
+      const pos = node.key.range ? lineCounter.linePos(node.key.range[0]) : undefined;
+      out.push({
+        file,
+        line: pos?.line,
+        col: pos?.col,
+        message: 'a "<<" key (a YAML merge key) is not supported: YAML 1.1 parsers (Kubernetes, Helm) merge it, YAML 1.2 keeps it as a key',
+        fix: 'write the merged keys out in full',
+      });
+      return out.length >= MAX_SYNTAX_ERRORS ? visit.BREAK : undefined;
+    }
     if (!isNode(node) || node.tag === undefined || PLAIN_TAGS.has(node.tag)) return undefined;
     const pos = node.range ? lineCounter.linePos(node.range[0]) : undefined;
     out.push({

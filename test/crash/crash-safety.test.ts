@@ -124,7 +124,7 @@ function synthKilled(dir: string, delayMs: number): Promise<{ killed: boolean; c
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ killed: signal === 'SIGKILL', code, stderr });
     });
@@ -184,7 +184,7 @@ function runFaulted(
       stderr += c;
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ signal, code, stderr }));
+    child.on('close', (code, signal) => resolve({ signal, code, stderr })); // after stderr is fully read
   });
 }
 

@@ -66,7 +66,8 @@ test('emitYaml equals yaml.stringify on random JSON-shaped objects, ambiguous YA
     '1e1'.repeat(15),
     `${'a'.repeat(41)}=`,
   );
-  const key = fc.oneof(fc.string({ maxLength: 8 }), tricky);
+  // `<<` is a YAML 1.1 merge key: the input refuses it (test/fixtures/bad/190-base-merge-key), so no object carries it.
+  const key = fc.oneof(fc.string({ maxLength: 8 }), tricky).filter((k) => k !== '<<');
   const scalar = fc.oneof(
     tricky,
     fc.string({ maxLength: 12 }),
@@ -86,7 +87,7 @@ test('emitYaml equals yaml.stringify on random JSON-shaped objects, ambiguous YA
       assert.equal(fast, toYamlWithLibrary(o));
       assert.deepEqual(parse(fast, { version: '1.1' }) ?? {}, o);
     }),
-    { numRuns: 300 },
+    { seed: 11, numRuns: 300 },
   );
 });
 

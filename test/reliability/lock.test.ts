@@ -226,7 +226,8 @@ describe('several synths at once on one work directory', { skip: NO_LIB }, () =>
             c.stderr?.on('data', (d) => {
               stderr += d;
             });
-            c.on('exit', (code) => resolve({ code, stderr }));
+            // 'close', not 'exit': only then has all of stderr been read.
+            c.on('close', (code) => resolve({ code, stderr }));
           }),
       );
       let done = false;

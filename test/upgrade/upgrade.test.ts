@@ -82,8 +82,8 @@ function refused(fn: () => unknown): InputError {
 }
 
 describe('revisionNameFor', () => {
-  test('dots become dashes, a leading v is dropped, for every installer', () => {
-    for (const installer of ['helm', 'sail', 'operator'] as const) {
+  test('dots become dashes, a leading v is dropped (helm, operator; sail: see below)', () => {
+    for (const installer of ['helm', 'operator'] as const) {
       assert.equal(revisionNameFor('1.30.3', installer), '1-30-3');
       assert.equal(revisionNameFor('v1.30.3', installer), '1-30-3');
       assert.equal(revisionNameFor('1.30.0-beta.1', installer), '1-30-0-beta-1');
@@ -410,4 +410,21 @@ describe('the wait texts', () => {
     assert.equal(upgradeStatus(a).phase, 'canary added');
     assert.equal(upgradeStatus(moveGateways(a).text).phaseText, 'tags moving (0 of 1 on the canary)');
   });
+});
+
+test('sail: revisions are named as the Sail Operator names them; the InPlace shorthand is refused, the RevisionBased map goes on', () => {
+  assert.equal(revisionNameFor('1.30.3', 'sail'), 'default-v1-30-3');
+  assert.equal(revisionNameFor('v1.30.3', 'sail'), 'default-v1-30-3');
+  const inPlace = SHORTHAND.replace('installer: helm', 'installer: sail').replace('  tags: {prod: 1-29-2}\n', '');
+  const e = refused(() => addRevision(inPlace, { to: '1.30.3' }));
+  assert.match(e.message, /InPlace/);
+  assert.match(e.message, /revisions: \{default-v1-29-2: \{version: 1\.29\.2\}\}/);
+  const revisionBased = SHORTHAND.replace('installer: helm', 'installer: sail')
+    .replace('  version: 1.29.2 # pinned by the platform team\n  revision: 1-29-2\n', '  revisions:\n    default-v1-29-2: {version: 1.29.2}\n')
+    .replace('tags: {prod: 1-29-2}', 'tags: {prod: default-v1-29-2}');
+  const added = addRevision(revisionBased, { to: '1.30.3' });
+  assert.deepEqual(istioOf(added.text).revisions, [
+    { name: 'default-v1-29-2', version: '1.29.2' },
+    { name: 'default-v1-30-3', version: '1.30.3' },
+  ]);
 });
