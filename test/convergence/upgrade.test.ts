@@ -198,20 +198,22 @@ test('the model finds broken tags: two owners, a missing revision, a label selec
       r.violations.some((v) => re.test(v)),
       `${re}\n${r.violations.join('\n')}`,
     );
-  // The chart's revisionTags beside meshgen's own webhook: two sources of one object.
-  const twice = variant('twice', (d) => edit(d, `dist/clusters/p1/helm/istiod-${NEW}-values.yaml`, (t) => `${t}revisionTags: [prod]\n`));
-  has(run(twice), /^p1: MutatingWebhookConfiguration\/\/istio-revision-tag-prod is rendered by two sources/);
-  // A tag pointing at a revision that is not installed.
-  const missing = variant('missing', (d) => edit(d, 'dist/clusters/p2/post-install/revision-tags.yaml', (t) => t.replaceAll(OLD, '1-28-0')));
-  has(run(missing), /^p2: tag (default|prod) points at revision 1-28-0, which is not installed/);
-  // A tag named like a revision: its namespaces are selected by the tag's webhook and the revision's.
-  const clash = variant('clash', (d) => edit(d, 'dist/clusters/r1/post-install/revision-tags.yaml', (t) => t.replaceAll('- prod', `- ${NEW}`)));
-  has(run(clash), new RegExp(`^r1: namespaces labelled istio.io/rev=${NEW} are selected by two webhooks`));
-  // The gateway on a label no webhook selects.
-  const nowhere = variant('nowhere', (d) =>
-    edit(d, 'dist/clusters/p2/helm/gateway-values.yaml', (t) => t.replace('revision: default', 'revision: canary')),
-  );
-  has(run(nowhere), /^p2: the gateway istio-eastwestgateway's istio.io\/rev label canary resolves to no revision/);
+  // One copy, four defects on different clusters or objects:
+  const broken = variant('broken', (d) => {
+    // p1: the chart's revisionTags beside meshgen's own webhook: two sources of one object.
+    edit(d, `dist/clusters/p1/helm/istiod-${NEW}-values.yaml`, (t) => `${t}revisionTags: [prod]\n`);
+    // p2: tags pointing at a revision that is not installed.
+    edit(d, 'dist/clusters/p2/post-install/revision-tags.yaml', (t) => t.replaceAll(OLD, '1-28-0'));
+    // r1: a tag named like a revision: its namespaces are selected by the tag's webhook and the revision's.
+    edit(d, 'dist/clusters/r1/post-install/revision-tags.yaml', (t) => t.replaceAll('- prod', `- ${NEW}`));
+    // p2's gateway on a label no webhook selects.
+    edit(d, 'dist/clusters/p2/helm/gateway-values.yaml', (t) => t.replace('revision: default', 'revision: canary'));
+  });
+  const r = run(broken);
+  has(r, /^p1: MutatingWebhookConfiguration\/\/istio-revision-tag-prod is rendered by two sources/);
+  has(r, /^p2: tag (default|prod) points at revision 1-28-0, which is not installed/);
+  has(r, new RegExp(`^r1: namespaces labelled istio.io/rev=${NEW} are selected by two webhooks`));
+  has(r, /^p2: the gateway istio-eastwestgateway's istio.io\/rev label canary resolves to no revision/);
   // Tags rendered by the istiod chart (revisionTags) instead: moving one deletes it from a release and creates it in
   // the other, so over running clusters a tag is left without a webhook or has two owners (Flux: Helm refuses).
   const byChart = (d: string, tagged: string) => {
@@ -235,5 +237,5 @@ test('the model finds broken tags: two owners, a missing revision, a label selec
     moved,
     /is rendered by two sources: HelmRelease\/istio-system\/istiod-1-29-2 and HelmRelease\/istio-system\/istiod-1-30-3|tag (default|prod) has no webhook/,
   );
-  for (const d of [dir, twice, missing, clash, nowhere, before, after]) fs.rmSync(d, { recursive: true });
+  for (const d of [dir, broken, before, after]) fs.rmSync(d, { recursive: true });
 });
