@@ -171,6 +171,21 @@ test('canary upgrade walk (helm): every phase converges with Argo CD and Flux, f
         previous.set(delivery, over.state);
       } else previous.set(delivery, fresh.state);
     }
+    if (phase === 'tag default') {
+      // A hand edit dropping the old revision while tag prod still points at it: synth refuses (exit 2) naming the
+      // tag, and leaves dist/ as it was.
+      const file = path.join(dir, 'topology.yaml');
+      const text = fs.readFileSync(file, 'utf8');
+      const topo = parse(text) as { istio: { revisions: Record<string, unknown> } };
+      delete topo.istio.revisions[OLD];
+      fs.writeFileSync(file, stringify(topo));
+      const before = fs.readFileSync(path.join(dir, 'dist', 'flux', 'p1', 'control-plane', 'releases.yaml'), 'utf8');
+      const refused = await synthIn(dir, '--strict');
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /prod/);
+      assert.equal(fs.readFileSync(path.join(dir, 'dist', 'flux', 'p1', 'control-plane', 'releases.yaml'), 'utf8'), before);
+      fs.writeFileSync(file, text);
+    }
   }
   fs.rmSync(dir, { recursive: true });
 });
