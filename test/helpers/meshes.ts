@@ -43,5 +43,20 @@ export const SIDECAR_MESHES: Readonly<Record<string, MeshSpec>> = {
   },
 };
 
+/**
+ * The canary upgrade walk's mesh: two primaries on two networks, each serving a remote (p1's on the other network, so
+ * that it has an east-west gateway of its own; p2's on p2's network).
+ */
+export const UPGRADE_MESH: MeshSpec = {
+  meshId: 'mesh1',
+  repoURL: 'https://git.example/mesh.git',
+  clusters: [
+    { context: 'p1', cluster: 'p1', network: 'net1', address: '10.0.0.1' },
+    { context: 'p2', cluster: 'p2', network: 'net2', address: '10.0.0.2' },
+    { context: 'r1', cluster: 'r1', network: 'net2', role: 'remote', primary: 'p1' },
+    { context: 'r2', cluster: 'r2', network: 'net2', role: 'remote', primary: 'p2' },
+  ],
+};
+
 /** Istio's ambient multicluster: multi-primary, multi-network (the beta topology). */
 export const AMBIENT_MESH: MeshSpec = SIDECAR_MESHES['multi-primary, two networks'];
