@@ -116,6 +116,24 @@ export function waitLines(step: UpgradeStep | 'before-finish', v: { old?: string
   return (step === 'before-finish' ? WAIT_BEFORE_FINISH : WAIT_BEFORE_NEXT[step]).map(fill);
 }
 
+/**
+ * With Sail, the old control plane is not in dist/: Sail created its IstioRevision and deletes it once unused (InUse
+ * False longer than inactiveRevisionDeletionGracePeriodSeconds, 30 s by default; sail-operator pkg/revision/prune.go),
+ * but never where istiod runs with EXTERNAL_ISTIOD (controllers/istio/istio_controller.go), which meshgen sets on
+ * primaries serving remotes and on remotes: there it must be deleted by hand.
+ */
+export function sailPruneLines(mesh: Mesh, old: string): string[] {
+  const external = mesh.clusters.filter((c) => c.role === 'remote' || mesh.clusters.some((r) => r.primary === c.name));
+  const lines = [`Sail deletes IstioRevision ${old} by itself once nothing uses it (30 s grace by default)`];
+  if (external.length > 0) {
+    lines.push(
+      `  except with EXTERNAL_ISTIOD (primaries serving remotes, and remotes), where Sail never prunes: delete it there:`,
+      ...external.map((c) => `  kubectl --context ${c.context} delete istiorevision ${old}`),
+    );
+  }
+  return lines;
+}
+
 /** The line that says what `<ctx>` stands for. */
 export function contextsNote(contexts: readonly string[]): string {
   return `(<ctx>: each kube context of the mesh: ${contexts.join(', ')})`;
@@ -598,7 +616,11 @@ export function finishUpgrade(text: string): UpgradeEdit {
     changed: true,
     changes,
     warnings: [],
-    waitFor: [...waitLines('finish', { old, canary: canaryName }), contextsNote(after.clusters.map((c) => c.context))],
+    waitFor: [
+      ...waitLines('finish', { old, canary: canaryName }),
+      ...(after.istio.installer === 'sail' ? sailPruneLines(after, old) : []),
+      contextsNote(after.clusters.map((c) => c.context)),
+    ],
   };
 }
 

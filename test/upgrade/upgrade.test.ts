@@ -428,3 +428,21 @@ test('sail: revisions are named as the Sail Operator names them; the InPlace sho
     { name: 'default-v1-30-3', version: '1.30.3' },
   ]);
 });
+
+test('sail finish: the wait says where Sail never prunes the old IstioRevision (EXTERNAL_ISTIOD) and how to delete it', () => {
+  const text = SHORTHAND.replace('installer: helm', 'installer: sail')
+    .replace(
+      '  version: 1.29.2 # pinned by the platform team\n  revision: 1-29-2\n',
+      '  revisions:\n    default-v1-29-2: {version: 1.29.2}\n    default-v1-30-3: {version: 1.30.3}\n',
+    )
+    .replace('tags: {prod: 1-29-2}', 'tags: {prod: default-v1-30-3}\n  gatewayRevision: default-v1-30-3');
+  const r = finishUpgrade(text);
+  const wait = r.waitFor.join('\n');
+  assert.match(wait, /Sail deletes IstioRevision default-v1-29-2 by itself/);
+  // ctx-a serves the remote ctx-b: both run istiod with EXTERNAL_ISTIOD.
+  assert.match(wait, /kubectl --context ctx-a delete istiorevision default-v1-29-2/);
+  assert.match(wait, /kubectl --context ctx-b delete istiorevision default-v1-29-2/);
+  // helm: the old control plane is pruned from dist/, nothing to delete by hand.
+  const helm = text.replace('installer: sail', 'installer: helm').replaceAll('default-v1-29-2', '1-29-2').replaceAll('default-v1-30-3', '1-30-3');
+  assert.doesNotMatch(finishUpgrade(helm).waitFor.join('\n'), /istiorevision/);
+});
