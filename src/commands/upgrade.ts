@@ -22,7 +22,7 @@ import { InputError, type Problem, show } from '../errors';
 import { writeFileAtomic } from '../fs-util';
 import { withWorkdirLock } from '../lock';
 import { parseTopology, readInput, TOPOLOGY_FILE } from '../topology/load';
-import { compareVersions, DEFAULT_TAG, type Installer, type Mesh, resolveRevision, sailRevisionFor } from '../topology/model';
+import { compareVersions, DEFAULT_TAG, gatewayRevisionOf, type Installer, type Mesh, sailRevisionFor } from '../topology/model';
 import { DNS1123_LABEL } from '../topology/schema';
 
 /** The steps that change topology.yaml. */
@@ -678,15 +678,13 @@ export function readUpgradeStatus(workdir: string): UpgradeStatus {
 // ---------------------------------------------------------------------------------------------------------------
 
 function gatewayOf(mesh: Mesh): UpgradeStatus['gateways'] {
-  const { gatewayRevision, tags, revisions } = mesh.istio;
-  const label = gatewayRevision ?? (tags.some((t) => t.name === DEFAULT_TAG) ? DEFAULT_TAG : revisions[0].name);
-  const tag = label === undefined ? undefined : tags.find((t) => t.name === label);
-  const revision = (label === undefined ? revisions[0] : resolveRevision(mesh, label))?.name;
+  const { label, revision } = gatewayRevisionOf(mesh);
+  const tag = label === undefined ? undefined : mesh.istio.tags.find((t) => t.name === label);
   return {
     ...(label !== undefined ? { label } : {}),
-    ...(revision !== undefined ? { revision } : {}),
+    ...(revision.name !== undefined ? { revision: revision.name } : {}),
     ...(tag ? { followsTag: tag.name } : {}),
-    explicit: gatewayRevision !== undefined,
+    explicit: mesh.istio.gatewayRevision !== undefined,
   };
 }
 
