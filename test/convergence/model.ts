@@ -64,6 +64,25 @@
  *   (Argo CD: at the end of the sync, as `PruneLast=true`; Flux: after the apply, garbage collection), helm-controller
  *   upgrades a release whose spec changed and deletes what the new manifest lacks, and uninstalls a pruned release.
  *   At every step every tag keeps exactly one webhook on every cluster.
+ *
+ * Sail revisions (sail-operator 1.30.3), each rule with its source:
+ *
+ * - An `Istio` with `spec.updateStrategy.type: RevisionBased` creates only its active IstioRevision,
+ *   `<name>-<spec.version, dots as dashes>` (`getActiveRevisionName`, controllers/istio/istio_controller.go:178-192;
+ *   `reconcileActiveRevision`); older IstioRevisions it owns stay. Without the strategy (InPlace) the revision is the
+ *   Istio's name, `default` meaning none (unchanged). Each IstioRevision installs the istiod chart with its revision:
+ *   `istiod-<rev>` and `istio-sidecar-injector-<rev>`, or with the remote profile the Service to the primary and the
+ *   injector (controllers/istiorevision/istiorevision_controller.go:109-135).
+ * - An inactive IstioRevision is deleted (its istiod uninstalled) once its `InUse` condition has been False for the
+ *   grace period (pkg/revision/prune.go:32-86): in use while an IstioRevisionTag's `status.istioRevision` names it, a
+ *   namespace references it, or a pod was injected by it or asks for it (istiorevision_controller.go:483-548,
+ *   pkg/revision/references.go). Nothing is pruned for an Istio with `pilot.env.EXTERNAL_ISTIOD=true`
+ *   (`managesExternalRevision`, istio_controller.go:93-106).
+ * - An `IstioRevisionTag` installs the `revisiontags` chart (MutatingWebhookConfiguration `istio-revision-tag-<tag>`
+ *   labelled and calling its revision, Service `istiod-revision-tag-<tag>`) once its target IstioRevision exists, else
+ *   `Reconciled=False RefNotFound`, retried; it refuses a remote-profile revision
+ *   (controllers/istiorevisiontag/istiorevisiontag_controller.go:97-187). It has no Ready condition: Healthy (Argo CD,
+ *   no health check) and Current (Flux, kstatus) once applied, whatever its Reconciled condition says.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -309,12 +328,55 @@ function operatorObjects(o: KObject, _lookup: (key: string) => KObject | undefin
   if (o.kind === 'IstioOperator' && spec.profile === 'empty') {
     return chartObjects('gateway', 'istio-eastwestgateway', spec.revision ? { revision: spec.revision } : {});
   }
+  if (o.kind === 'Istio' && isRevisionBased(o)) {
+    // Sail RevisionBased: the Istio creates (or updates) only its active IstioRevision, `<name>-<spec.version, dots as
+    // dashes>` (controllers/istio/istio_controller.go:178-192, reconcileActiveRevision :117-145), whose values carry
+    // the revision and the profile (pkg/revision/values.go, ComputeValues); the IstioRevision installs istiod.
+    const name = activeRevisionOf(o);
+    const values = {
+      ...(spec.values ?? {}),
+      ...(spec.profile ? { profile: spec.profile } : {}),
+      revision: name,
+      global: { ...(spec.values?.global ?? {}), istioNamespace: spec.namespace },
+    };
+    const revision: KObject = {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'IstioRevision',
+      metadata: { name },
+      spec: { version: spec.version, namespace: spec.namespace, values },
+    };
+    return [...chartObjects('base', 'istio-base', values), revision];
+  }
+  if (o.kind === 'IstioRevision') {
+    // controllers/istiorevision/istiorevision_controller.go:109-135: the istiod chart with the revision's values
+    // (Deployment, Service, injector `istio-sidecar-injector-<rev>`; a remote-profile revision the Service only).
+    return chartObjects('istiod', `istiod-${o.metadata.name}`, spec.values ?? {}, spec.version);
+  }
   // Sail (InPlace) names the revision after the Istio, `default` meaning none (sail-operator
   // `pkg/istiovalues/overrides.go`, ApplyOverrides).
   const sailRev = o.kind === 'Istio' && o.metadata.name !== 'default' ? o.metadata.name : undefined;
   const rev = (spec.revision as string | undefined) ?? sailRev;
   const values = { ...(spec.values ?? {}), profile: spec.profile, ...(rev ? { revision: rev } : {}) };
   return [...chartObjects('base', 'istio-base', values), ...chartObjects('istiod', rev ? `istiod-${rev}` : 'istiod', values)];
+}
+
+/** A Sail `Istio` with `spec.updateStrategy.type: RevisionBased` (api/v1/istio_types.go:70-99; InPlace is the default). */
+function isRevisionBased(o: KObject): boolean {
+  return o.kind === 'Istio' && o.spec?.updateStrategy?.type === 'RevisionBased';
+}
+
+/** The active revision of a Sail `Istio` (`getActiveRevisionName`, controllers/istio/istio_controller.go:178-192). */
+function activeRevisionOf(o: KObject): string {
+  return isRevisionBased(o) ? `${o.metadata.name}-${String(o.spec?.version ?? '').replaceAll('.', '-')}` : o.metadata.name;
+}
+
+/**
+ * Whether Sail leaves an Istio's revisions unpruned: `pilot.env.EXTERNAL_ISTIOD=true` (`managesExternalRevision`,
+ * controllers/istio/istio_controller.go:93-106: "the operator currently has no way of knowing if the revision is still
+ * in use on the external cluster").
+ */
+function managesExternalRevision(o: KObject): boolean {
+  return o.spec?.values?.pilot?.env?.EXTERNAL_ISTIOD === 'true';
 }
 
 /** An object a unit applies, and its Argo CD wave. */
@@ -351,6 +413,8 @@ interface ClusterState {
   readonly secrets: Map<string, Record<string, Buffer>>;
   /** Deployments that run. */
   readonly ready: Set<string>;
+  /** The revision that injected each running Deployment's pods (their `istio.io/rev` annotation). */
+  readonly injected: Map<string, string>;
   tokenMinted: boolean;
   pushed: boolean;
   primary?: string;
@@ -403,6 +467,7 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
         objects: new Map(),
         secrets: new Map(),
         ready: new Set(),
+        injected: new Map(),
         tokenMinted: false,
         pushed: false,
         installed: new Map(),
@@ -517,7 +582,10 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
     if (!o) return;
     c.objects.delete(k);
     c.owners.delete(k);
-    if (o.kind === 'Deployment' || o.kind === 'DaemonSet') c.ready.delete(o.metadata.name);
+    if (o.kind === 'Deployment' || o.kind === 'DaemonSet') {
+      c.ready.delete(o.metadata.name);
+      c.injected.delete(o.metadata.name);
+    }
     say(c.name, `${by}: deletes ${o.kind} ${o.metadata.name}`);
     // A pruned HelmRelease is uninstalled, a deleted operator CR's objects go with it.
     const installs = c.installed.get(k);
@@ -563,6 +631,7 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
       if ((obj.kind === 'Deployment' || obj.kind === 'DaemonSet') && changed) {
         // A new or changed Deployment (re)starts its pods; istiod reads cacerts at each start.
         c.ready.delete(obj.metadata.name);
+        c.injected.delete(obj.metadata.name);
         if (obj.spec?.role === 'istiod' && !c.secrets.has('cacerts')) {
           violations.push(`${c.name}: istiod (${obj.metadata.name}) starts before the cacerts Secret exists: it self-signs for good`);
         }
@@ -597,8 +666,96 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
       if (!deps.every((d) => healthy(c, c.objects.get(`HelmRelease/istio-system/${d.name}`)))) return undefined;
       return chartObjects(o.spec?.chart?.spec?.chart, o.spec?.releaseName ?? o.metadata.name, o.spec?.values ?? {}, o.spec?.chart?.spec?.version);
     }
+    if (o.kind === 'IstioRevisionTag') return revisionTagObjects(c, o);
     if (INSTALLER_KINDS.has(o.kind)) return operatorObjects(o, (k) => c.objects.get(k));
     return undefined;
+  };
+
+  /** The IstioRevision a Sail IstioRevisionTag resolves to (pkg/revision/references.go, GetIstioRevisionFromTargetReference). */
+  const tagTarget = (c: ClusterState, o: KObject): string | undefined => {
+    const ref = (o.spec?.targetRef ?? {}) as { kind?: string; name?: string };
+    if (ref.kind === 'IstioRevision') return ref.name;
+    const istio = ref.kind === 'Istio' ? c.objects.get(`Istio//${ref.name}`) : undefined;
+    // status.activeRevisionName: set once the Istio reconciled its active revision.
+    return istio && c.installed.has(key(istio)) ? activeRevisionOf(istio) : undefined;
+  };
+  const refNotFound = new Set<string>();
+  /**
+   * What Sail installs for an IstioRevisionTag (controllers/istiorevisiontag/istiorevisiontag_controller.go): once its
+   * target IstioRevision exists (else `Reconciled=False`, `RefNotFound`, retried: lines 140-155 and
+   * pkg/reconciler/reconciler.go:102-104), and never for a remote-profile revision (lines 109-111), the `revisiontags`
+   * chart of the revision's version with `revisionTags: [<tag>]` (lines 159-187): MWC `istio-revision-tag-<tag>`
+   * labelled `istio.io/rev: <rev>` and calling `istiod-<rev>`, the tag `default` also selecting `istio-injection=enabled`
+   * namespaces and `sidecar.istio.io/inject=true` pods (resources/v1.30.3/charts/revisiontags/templates/
+   * revision-tags-mwc.yaml), and the Service `istiod-revision-tag-<tag>` (revision-tags-svc.yaml). It installs as soon as
+   * the IstioRevision exists, without waiting for its istiod: the units' order must give that. (The tag `default` also
+   * installs the `base` chart for `istiod-default-validator`, lines 179-185: nothing here depends on it.)
+   */
+  const revisionTagObjects = (c: ClusterState, o: KObject): KObject[] | undefined => {
+    const tag = o.metadata.name;
+    const name = tagTarget(c, o);
+    const rev = name === undefined ? undefined : c.objects.get(`IstioRevision//${name}`);
+    if (!rev) {
+      const note = `${tag} → ${name ?? o.spec?.targetRef?.name}`;
+      if (!refNotFound.has(`${c.name} ${note}`)) say(c.name, `IstioRevisionTag ${note}: Reconciled=False, RefNotFound (retried)`);
+      refNotFound.add(`${c.name} ${note}`);
+      return undefined;
+    }
+    if (rev.spec?.values?.profile === 'remote') {
+      violations.push(`${c.name}: IstioRevisionTag ${tag} targets the remote-profile revision ${name}: Sail refuses it (Reconciled=False)`);
+      return undefined;
+    }
+    const revName = rev.metadata.name;
+    return [
+      injectorWebhook(`${TAG_WEBHOOK_PREFIX}${tag}`, revName, `istiod-${revName}`, { tag, unrevisioned: tag === 'default' }),
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod-revision-tag-${tag}`, namespace: NS }, spec: { revision: revName } },
+    ];
+  };
+
+  /** The revision a Sail IstioRevisionTag installed its webhook for (`status.istioRevision`). */
+  const tagStatusRevision = (c: ClusterState, tagKey: string): string | undefined =>
+    c.installed.get(tagKey)?.find((x) => x.kind === 'MutatingWebhookConfiguration')?.metadata.labels?.['istio.io/rev'];
+
+  /**
+   * Sail's `InUse` condition of an IstioRevision (controllers/istiorevision/istiorevision_controller.go:483-548): an
+   * IstioRevisionTag's `status.istioRevision` names it; a namespace references it (`istio-injection=enabled` meaning
+   * `default`, else `istio.io/rev`; pkg/revision/references.go); or a pod that has not succeeded was injected by it
+   * (annotation `istio.io/rev`) or, in a namespace referencing none, asks for it by label.
+   */
+  const inUse = (c: ClusterState, rev: string): boolean => {
+    for (const [k, o] of c.objects) if (o.kind === 'IstioRevisionTag' && tagStatusRevision(c, k) === rev) return true;
+    const nsRevision = (labels: Record<string, string> = {}) => (labels['istio-injection'] === 'enabled' ? 'default' : labels['istio.io/rev']);
+    for (const o of c.objects.values()) if (o.kind === 'Namespace' && nsRevision(o.metadata.labels) === rev) return true;
+    const systemNsRevision = nsRevision(c.objects.get(`Namespace//${NS}`)?.metadata.labels);
+    for (const o of c.objects.values()) {
+      if (o.kind !== 'Deployment') continue;
+      if (c.injected.get(o.metadata.name) === rev) return true;
+      const pod = (o.spec?.podLabels ?? {}) as Record<string, string>;
+      const asked =
+        pod['sidecar.istio.io/inject'] === 'false' ? '' : (pod['istio.io/rev'] ?? (pod['sidecar.istio.io/inject'] === 'true' ? 'default' : ''));
+      if (!systemNsRevision && asked === rev) return true;
+    }
+    return false;
+  };
+
+  /**
+   * Sail's pruning of a RevisionBased Istio (pkg/revision/prune.go:32-86, called from istio_controller.go:91-98): every
+   * IstioRevision it owns but the active one is deleted once its `InUse` condition has been False for the grace period
+   * (`inactiveRevisionDeletionGracePeriodSeconds`, default 30: here, a pass of the controllers on which it is not in use),
+   * which uninstalls its istiod (Finalize); never while in use, and never at all with `EXTERNAL_ISTIOD=true`.
+   */
+  const pruneInactive = (c: ClusterState, istio: KObject): boolean => {
+    const k = key(istio);
+    if (!isRevisionBased(istio) || !c.installed.has(k) || managesExternalRevision(istio)) return false;
+    let pruned = false;
+    for (const [rk, owner] of [...c.owners]) {
+      const rev = c.objects.get(rk);
+      if (owner.unit !== k || rev?.kind !== 'IstioRevision' || rev.metadata.name === activeRevisionOf(istio)) continue;
+      if (inUse(c, rev.metadata.name)) continue;
+      deleteObject(c, rk, `Istio ${istio.metadata.name} prunes the inactive revision`);
+      pruned = true;
+    }
+    return pruned;
   };
 
   const healthy = (c: ClusterState, o: KObject | undefined): boolean => {
@@ -614,6 +771,10 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
       case 'Deployment':
       case 'DaemonSet':
         return c.ready.has(o.metadata.name);
+      case 'IstioRevisionTag':
+        // No Ready condition (Reconciled, InUse: api/v1/istiorevisiontags_types.go:88-120) and no Argo CD health check:
+        // Healthy (Argo CD) and Current (kstatus, Flux) once applied, even while Reconciled=False (RefNotFound).
+        return true;
       case 'Gateway':
         // The ambient east-west Gateway: programmed by the local istiod (class istio-east-west).
         return groupOf(o) !== 'gateway.networking.k8s.io' || istiodUp(c);
@@ -671,11 +832,13 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
           progress = true;
         }
         const k = key(o);
-        const installs = c.installedSpec.get(k) === JSON.stringify(o.spec) ? undefined : installsOf(c, o);
+        // An IstioRevisionTag on an Istio follows its active revision: a new target is a change too.
+        const spec = JSON.stringify(o.kind === 'IstioRevisionTag' ? { ...o.spec, resolved: tagTarget(c, o) } : o.spec);
+        const installs = c.installedSpec.get(k) === spec ? undefined : installsOf(c, o);
         if (installs) {
           // A first install, or an upgrade of a changed spec (then what the new manifest lacks is deleted).
           c.installed.set(k, installs);
-          c.installedSpec.set(k, JSON.stringify(o.spec));
+          c.installedSpec.set(k, spec);
           const base = o.kind === 'IstioOperator' || o.kind === 'Istio';
           // The installer's base objects (CRDs, reader ServiceAccount) are shared by its revisions: one owner.
           const sourceOf = (x: KObject) => (base && (x.kind === 'CustomResourceDefinition' || x.kind === 'ServiceAccount') ? `${o.kind} base` : k);
@@ -686,15 +849,22 @@ export function rollout(workdir: string, opts: ModelOptions): Rollout {
             installs.map((x) => ({ obj: x, wave: 0, source: sourceOf(x) })),
             k,
           );
-          prune(c, k, new Set(installs.map(key)));
+          // A RevisionBased Istio keeps its older IstioRevisions: only pruneInactive deletes them.
+          const keep = new Set(installs.map(key));
+          if (isRevisionBased(o)) for (const [ok, owner] of c.owners) if (owner.unit === k && ok.startsWith('IstioRevision/')) keep.add(ok);
+          prune(c, k, keep);
           if (transition) checkTagsKept(`${o.kind} ${o.metadata.name} installs on ${c.name}`);
           progress = true;
         }
+        if (isRevisionBased(o) && pruneInactive(c, o)) progress = true;
         if ((o.kind === 'Deployment' || o.kind === 'DaemonSet') && !c.ready.has(o.metadata.name)) {
           const role = o.spec?.role;
           const podLabels = (o.spec?.podLabels as Record<string, string> | undefined) ?? { 'sidecar.istio.io/inject': 'true' };
           if (role === 'istiod' || role === 'cni' || (role === 'ztunnel' ? istiodUp(c) : injectionOn(c, podLabels))) {
             c.ready.add(o.metadata.name);
+            // The injecting revision annotates the pods (`istio.io/rev`): what keeps a Sail revision in use.
+            const by = role === 'gateway' ? injectorsOf(c, podLabels)[0]?.mwc.metadata.labels?.['istio.io/rev'] : undefined;
+            if (by) c.injected.set(o.metadata.name, by);
             say(c.name, `ready: ${o.metadata.name}`);
             progress = true;
           }

@@ -4,6 +4,12 @@
  * `meshgen validate` pass, and the rollout model converges with Argo CD and with Flux both on fresh clusters and over
  * the clusters the previous phase left (every tag keeping exactly one webhook at every step), with the facts of the
  * phase. One work directory for the whole walk (no fresh keys: the fixture-key PKI of mesh-gen).
+ *
+ * The same walk with `installer: sail` (one Istio, RevisionBased, at the newest revision's version; IstioRevisionTags
+ * pinned on primaries, tag webhooks of meshgen's own on remotes): every phase converges over the previous one; fresh
+ * clusters converge except at `add` and `tag default`, where a tag still pinned to the old revision finds no
+ * IstioRevision (Sail creates only the active one), which the test pins down; and Sail's pruning is shown both ways
+ * (this mesh's EXTERNAL_ISTIOD keeps the old revision after `finish`; primaries without it lose it once tag prod moved).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,6 +23,9 @@ import { type ClusterWorld, type Delivery, type KObject, kustomizeBuild, type Ro
 
 const OLD = '1-29-2';
 const NEW = '1-30-3';
+/** Sail's revision names (`<Istio name>-<spec.version, dots as dashes>`): what `upgrade --to` derives with sail. */
+const SAIL_OLD = 'default-v1-29-2';
+const SAIL_NEW = 'default-v1-30-3';
 const CLUSTERS = UPGRADE_MESH.clusters.map((c) => c.cluster);
 const PRIMARIES = UPGRADE_MESH.clusters.filter((c) => c.role !== 'remote').map((c) => c.cluster);
 const DELIVERIES: Delivery[] = ['argocd', 'flux'];
@@ -31,12 +40,13 @@ const WALK: { phase: Phase; args?: string[] }[] = [
   { phase: 'finish', args: ['upgrade', 'finish'] },
 ];
 
-/** The work directory at the start: revisions {1-29-2: 1.29.2}, tags default and prod on it. */
-async function startWorkdir(installer: 'helm'): Promise<string> {
+/** The work directory at the start: revisions {1-29-2: 1.29.2} (Sail's name: default-v1-29-2), tags default and prod on it. */
+async function startWorkdir(installer: 'helm' | 'sail'): Promise<string> {
   const dir = await makeMeshWorkdir(UPGRADE_MESH, { tokens: true });
   const file = path.join(dir, 'topology.yaml');
   const topo = parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  topo.istio = { installer, revisions: { [OLD]: { version: '1.29.2' } }, tags: { default: OLD, prod: OLD } };
+  const old = installer === 'sail' ? SAIL_OLD : OLD;
+  topo.istio = { installer, revisions: { [old]: { version: '1.29.2' } }, tags: { default: old, prod: old } };
   fs.writeFileSync(file, stringify(topo));
   return dir;
 }
@@ -185,6 +195,194 @@ test('canary upgrade walk (helm): every phase converges with Argo CD and Flux, f
       assert.match(refused.stderr, /prod/);
       assert.equal(fs.readFileSync(path.join(dir, 'dist', 'flux', 'p1', 'control-plane', 'releases.yaml'), 'utf8'), before);
       fs.writeFileSync(file, text);
+    }
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+/** The objects of a cluster's generated file (empty when the file does not exist). */
+function distObjects(dir: string, cluster: string, rel: string): KObject[] {
+  const file = path.join(dir, 'dist', 'clusters', cluster, rel);
+  if (!fs.existsSync(file)) return [];
+  return parseAllDocuments(fs.readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as KObject)
+    .filter((o) => o && typeof o === 'object');
+}
+
+/** Where a sail phase stands: the revisions in topology.yaml and the revision each tag is on. */
+function sailPhase(phase: Phase): { revisions: string[]; tagOn: (tag: string) => string } {
+  const revisions = phase === 'start' ? [SAIL_OLD] : phase === 'finish' ? [SAIL_NEW] : [SAIL_OLD, SAIL_NEW];
+  const moved = (tag: string) => phase === 'finish' || phase === 'gateways' || phase === 'tag prod' || (phase === 'tag default' && tag === 'default');
+  return { revisions, tagOn: (tag) => (moved(tag) ? SAIL_NEW : SAIL_OLD) };
+}
+
+/** The facts of a sail phase, on the generated output and on the clusters a rollout over the previous phase left. */
+function checkSailPhase(phase: Phase, dir: string, state: ClusterWorld, delivery: Delivery, how: string): void {
+  const at = `sail · ${phase} · ${delivery} · ${how}`;
+  const { revisions, tagOn } = sailPhase(phase);
+  // The generated output: one Istio, RevisionBased, at the newest revision's version; tags pinned on primaries
+  // (IstioRevisionTag), webhooks of meshgen's own on remotes; istiod-vs-<rev> per revision of topology.yaml.
+  const version = revisions.includes(SAIL_NEW) ? 'v1.30.3' : 'v1.29.2';
+  for (const cluster of CLUSTERS) {
+    const istios = distObjects(dir, cluster, 'control-plane/control-plane.yaml').filter((o) => o.kind === 'Istio');
+    assert.deepEqual(
+      istios.map((o) => [o.metadata.name, o.spec?.version, o.spec?.updateStrategy?.type]),
+      [['default', version, 'RevisionBased']],
+      `${at}: ${cluster} Istio`,
+    );
+    const tags = distObjects(dir, cluster, 'post-install/revision-tags.yaml');
+    for (const tag of ['default', 'prod']) {
+      if (PRIMARIES.includes(cluster)) {
+        const t = tags.find((o) => o.kind === 'IstioRevisionTag' && o.metadata.name === tag);
+        assert.deepEqual(t?.spec?.targetRef, { kind: 'IstioRevision', name: tagOn(tag) }, `${at}: ${cluster} IstioRevisionTag ${tag}`);
+      } else {
+        const w = tags.find((o) => o.kind === 'MutatingWebhookConfiguration' && o.metadata.name === `istio-revision-tag-${tag}`);
+        assert.equal(w?.metadata.labels?.['istio.io/rev'], tagOn(tag), `${at}: ${cluster} tag webhook ${tag} in dist/`);
+      }
+    }
+    if (PRIMARIES.includes(cluster)) {
+      const vs = distObjects(dir, cluster, 'post-install/istiod-exposure.yaml').filter((o) => o.kind === 'VirtualService');
+      assert.deepEqual(
+        vs.map((o) => o.metadata.name),
+        revisions.map((r) => `istiod-vs-${r}`),
+        `${at}: ${cluster} istiod-vs`,
+      );
+    }
+  }
+  // The clusters. Every Istio of this mesh has pilot.env.EXTERNAL_ISTIOD=true (primaries serving remotes, remotes):
+  // Sail prunes none of their revisions, so from `add` on both IstioRevisions stay, to the end.
+  const existing = phase === 'start' ? [SAIL_OLD] : [SAIL_OLD, SAIL_NEW];
+  for (const cluster of CLUSTERS) {
+    const c = state.get(cluster);
+    assert.ok(c, at);
+    const revs = [...c.objects.values()].filter((o) => o.kind === 'IstioRevision').map((o) => o.metadata.name);
+    assert.deepEqual(revs.sort(), existing, `${at}: ${cluster} IstioRevisions`);
+    for (const rev of existing) {
+      assert.ok(c.objects.has(`Service/istio-system/istiod-${rev}`), `${at}: ${cluster} Service istiod-${rev}`);
+      assert.ok(c.objects.has(`MutatingWebhookConfiguration//istio-sidecar-injector-${rev}`), `${at}: ${cluster} injector ${rev}`);
+      if (PRIMARIES.includes(cluster)) {
+        assert.ok(c.ready.has(`istiod-${rev}`), `${at}: ${cluster} istiod-${rev} runs`);
+        assert.equal(c.objects.has(`VirtualService/istio-system/istiod-vs-${rev}`), revisions.includes(rev), `${at}: ${cluster} istiod-vs-${rev}`);
+      }
+    }
+    for (const tag of ['default', 'prod']) {
+      // On primaries Sail installed the IstioRevisionTag's webhook for its target; on remotes meshgen's own.
+      if (PRIMARIES.includes(cluster)) assert.ok(c.installed.has(`IstioRevisionTag//${tag}`), `${at}: ${cluster} IstioRevisionTag ${tag} reconciled`);
+      const w = tagWebhook(state, cluster, tag);
+      assert.equal(w.rev, tagOn(tag), `${at}: ${cluster} tag ${tag} revision`);
+      assert.deepEqual(w.services, [`istiod-${tagOn(tag)}`], `${at}: ${cluster} tag ${tag} service`);
+    }
+    // The east-west gateways (pods on tag default) run, injected by the revision tag default is on (the gateway chart
+    // follows tag default's version, so its pods restart when the tag moves).
+    if (cluster !== 'r2') {
+      assert.ok(c.ready.has('istio-eastwestgateway'), `${at}: ${cluster} east-west gateway runs`);
+      assert.equal(c.injected.get('istio-eastwestgateway'), tagOn('default'), `${at}: ${cluster} east-west gateway injected by`);
+    }
+  }
+}
+
+/**
+ * A copy of a work directory whose primaries' Istios have no EXTERNAL_ISTIOD: what Sail prunes on primaries serving no
+ * remote. (The remotes keep it: Sail's InUse does not see meshgen's own tag webhooks there, so without it Sail would
+ * prune r2's old revision at `add`, under the tag webhooks that call it.)
+ */
+function withoutExternalIstiod(dir: string, phase: Phase): string {
+  const d = `${dir}-no-external-${phase.replace(' ', '-')}`;
+  fs.rmSync(d, { recursive: true, force: true });
+  fs.cpSync(dir, d, { recursive: true });
+  for (const c of PRIMARIES)
+    edit(d, `dist/clusters/${c}/control-plane/control-plane.yaml`, (t) => t.replace(/\n\s*env:\n\s*EXTERNAL_ISTIOD: "true"/, ''));
+  return d;
+}
+
+test('canary upgrade walk (sail): every phase converges with Argo CD and Flux over the previous phase; fresh where a fresh cluster can', async () => {
+  const dir = await startWorkdir('sail');
+  const key = await sealingKeyPem();
+  const previous = new Map<Delivery, ClusterWorld>();
+  const noExternal = new Map<Delivery, ClusterWorld>();
+  for (const { phase, args } of WALK) {
+    if (args) {
+      const u = await runCli([...args, '--workdir', dir]);
+      assert.equal(u.code, 0, `${phase}: ${u.stdout}${u.stderr}`);
+    }
+    if (phase === 'add') assert.match(fs.readFileSync(path.join(dir, 'topology.yaml'), 'utf8'), new RegExp(`${SAIL_NEW}:\\n\\s+version: 1\\.30\\.3`));
+    const s = await synthIn(dir, '--strict');
+    assert.equal(s.code, 0, `${phase}: ${s.stderr}`);
+    const v = await runCli(['validate', '--workdir', dir]);
+    assert.equal(v.code, 0, `${phase}: ${v.stdout}${v.stderr}`);
+    for (const delivery of DELIVERIES) {
+      const run = (d: string, from?: ClusterWorld) => rollout(d, { delivery, sealingKeyOf: () => key, tokenOf, from });
+      const fresh = run(dir);
+      if (phase === 'add' || phase === 'tag default') {
+        // A fresh cluster gets only the active revision (spec.version 1.30.3): IstioRevisionTags pinned to
+        // default-v1-29-2 stay RefNotFound on primaries (no webhook for them), and the remotes' webhooks call a Service
+        // istiod-default-v1-29-2 that no IstioRevision made. At `add` no tag has a webhook on a primary, so nothing
+        // injects the gateways' pods (istio.io/rev=default) and they never run.
+        const pinned = phase === 'add' ? ['default', 'prod'] : ['prod'];
+        const expected = [
+          ...PRIMARIES.flatMap((c) => [
+            ...pinned.map((t) => `${c}: tag ${t} has no webhook istio-revision-tag-${t}`),
+            ...(phase === 'add' ? [`${c}: the gateway istio-eastwestgateway's istio.io/rev label default resolves to no revision`] : []),
+          ]),
+          ...['r1', 'r2'].flatMap((c) =>
+            pinned.map((t) => `${c}: tag ${t} points at revision ${SAIL_OLD}, which is not installed (no Service istiod-${SAIL_OLD})`),
+          ),
+        ];
+        assert.deepEqual(fresh.violations.sort(), expected.sort(), `sail · ${phase} · ${delivery} · fresh: violations`);
+        assert.equal(fresh.stuck.length, phase === 'add' ? 3 : 0, `sail · ${phase} · ${delivery} · fresh: stuck\n${fresh.stuck.join('\n')}`);
+        for (const c of PRIMARIES) {
+          const st = fresh.state.get(c);
+          assert.deepEqual(
+            [...(st?.objects.values() ?? [])].filter((o) => o.kind === 'IstioRevision').map((o) => o.metadata.name),
+            [SAIL_NEW],
+            `${c}: only the active revision`,
+          );
+          for (const t of pinned) {
+            assert.ok(!st?.installed.has(`IstioRevisionTag//${t}`), `${c}: IstioRevisionTag ${t} not reconciled`);
+            assert.ok(
+              fresh.log.get(c)?.includes(`IstioRevisionTag ${t} → ${SAIL_OLD}: Reconciled=False, RefNotFound (retried)`),
+              `${c}: ${t} RefNotFound`,
+            );
+          }
+        }
+      } else {
+        assert.deepEqual(fresh.violations, [], `sail · ${phase} · ${delivery} · fresh: violations`);
+        assert.deepEqual(fresh.stuck, [], `sail · ${phase} · ${delivery} · fresh: did not converge\n${fail(fresh)}`);
+      }
+      const from = previous.get(delivery);
+      const over = from ? run(dir, from) : fresh;
+      assert.deepEqual(over.violations, [], `sail · ${phase} · ${delivery} · over the previous phase: violations`);
+      assert.deepEqual(over.stuck, [], `sail · ${phase} · ${delivery} · over the previous phase: did not converge\n${fail(over)}`);
+      checkSailPhase(phase, dir, over.state, delivery, from ? 'over the previous phase' : 'fresh');
+      previous.set(delivery, over.state);
+      if (phase === 'finish') {
+        // After finish the old revision stays for good on every cluster: istiod-default-v1-29-2 runs on p1 and p2
+        // (no tag, namespace or pod uses it), and r1, r2 keep its Service and injector, which lead nowhere now that
+        // istiod-vs-default-v1-29-2 is gone from their primaries.
+        for (const c of CLUSTERS) {
+          const st = over.state.get(c);
+          assert.ok(st?.objects.has(`IstioRevision//${SAIL_OLD}`), `${c}: ${SAIL_OLD} kept after finish`);
+          if (!PRIMARIES.includes(c)) assert.ok(st?.objects.has(`MutatingWebhookConfiguration//istio-sidecar-injector-${SAIL_OLD}`));
+        }
+      }
+      // The same walk with primaries' Istios without EXTERNAL_ISTIOD: Sail keeps the old revision while a tag or the gateways' pods
+      // use it, and prunes it (with its istiod and injector) once tag prod moved, before `finish`.
+      const d = withoutExternalIstiod(dir, phase);
+      const ne = run(d, noExternal.get(delivery));
+      assert.deepEqual([...ne.violations, ...ne.stuck], [], `sail · ${phase} · ${delivery} · no EXTERNAL_ISTIOD`);
+      noExternal.set(delivery, ne.state);
+      const kept = phase === 'start' || phase === 'add' || phase === 'tag default';
+      for (const c of PRIMARIES) {
+        const st = ne.state.get(c);
+        assert.equal(
+          st?.objects.has(`IstioRevision//${SAIL_OLD}`),
+          kept,
+          `sail · ${phase} · ${delivery} · no EXTERNAL_ISTIOD: ${c} keeps ${SAIL_OLD}`,
+        );
+        assert.equal(st?.ready.has(`istiod-${SAIL_OLD}`), kept, `${c}: istiod-${SAIL_OLD} runs`);
+        assert.equal(st?.objects.has(`MutatingWebhookConfiguration//istio-sidecar-injector-${SAIL_OLD}`), kept, `${c}: injector ${SAIL_OLD}`);
+      }
+      fs.rmSync(d, { recursive: true });
     }
   }
   fs.rmSync(dir, { recursive: true });
