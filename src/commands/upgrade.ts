@@ -124,7 +124,9 @@ export function waitLines(step: UpgradeStep | 'before-finish', v: { old?: string
  */
 export function sailPruneLines(mesh: Mesh, old: string): string[] {
   const external = mesh.clusters.filter((c) => c.role === 'remote' || mesh.clusters.some((r) => r.primary === c.name));
-  const lines = [`Sail deletes IstioRevision ${old} by itself once nothing uses it (30 s grace by default)`];
+  const lines = [
+    `every cluster synced; Sail deletes IstioRevision ${old} (its istiod and webhooks) by itself once nothing uses it (30 s grace by default)`,
+  ];
   if (external.length > 0) {
     lines.push(
       `  except with EXTERNAL_ISTIOD (primaries serving remotes, and remotes), where Sail never prunes: delete it there:`,
@@ -617,8 +619,8 @@ export function finishUpgrade(text: string): UpgradeEdit {
     changes,
     warnings: [],
     waitFor: [
-      ...waitLines('finish', { old, canary: canaryName }),
-      ...(after.istio.installer === 'sail' ? sailPruneLines(after, old) : []),
+      // Argo CD and Flux prune what dist/ held of the old revision; with Sail that is no control plane: Sail prunes it.
+      ...(after.istio.installer === 'sail' ? sailPruneLines(after, old) : waitLines('finish', { old, canary: canaryName })),
       contextsNote(after.clusters.map((c) => c.context)),
     ],
   };

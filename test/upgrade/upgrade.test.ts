@@ -438,7 +438,8 @@ test('sail finish: the wait says where Sail never prunes the old IstioRevision (
     .replace('tags: {prod: 1-29-2}', 'tags: {prod: default-v1-30-3}\n  gatewayRevision: default-v1-30-3');
   const r = finishUpgrade(text);
   const wait = r.waitFor.join('\n');
-  assert.match(wait, /Sail deletes IstioRevision default-v1-29-2 by itself/);
+  assert.match(wait, /Sail deletes IstioRevision default-v1-29-2 \(its istiod and webhooks\) by itself/);
+  assert.doesNotMatch(wait, /Argo CD \/ Flux pruned/);
   // ctx-a serves the remote ctx-b: both run istiod with EXTERNAL_ISTIOD.
   assert.match(wait, /kubectl --context ctx-a delete istiorevision default-v1-29-2/);
   assert.match(wait, /kubectl --context ctx-b delete istiorevision default-v1-29-2/);
