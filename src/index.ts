@@ -32,6 +32,7 @@ export { IstioNamespace, type IstioNamespaceProps } from './charts/istio-namespa
 export { IstiodExposure, type IstiodExposureProps } from './charts/istiod-exposure';
 export { ReaderToken } from './charts/reader-token';
 export { kubeconfigTemplate, RemoteSecret, type RemoteSecretProps, remoteSecretKubeconfig } from './charts/remote-secret';
+export { RevisionTags, type RevisionTagsProps, type RevisionTagWebhook } from './charts/revision-tags';
 export { SYNC_WAVE_ANNOTATION, SyncWave, syncWave } from './charts/sync-waves';
 export { DIST_DIR, type SynthOptions, type SynthResult, synth } from './commands/synth';
 export { type ValidateOptions, type ValidateResult, validate } from './commands/validate';
@@ -54,4 +55,4 @@ export {
 } from './installers/sail';
 export { translateControlPlane, translateEastWestGateway } from './installers/translate';
 export { loadBase, loadTopology, parseBase, parseTopology } from './topology/load';
-export type { Cluster, Dataplane, GitOps, Installer, Mesh, Role, SecretStore, SecretsProvider } from './topology/model';
+export type { Cluster, Dataplane, GitOps, Installer, IstioRevision, Mesh, RevisionTag, Role, SecretStore, SecretsProvider } from './topology/model';

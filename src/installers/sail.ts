@@ -41,7 +41,8 @@ export interface SailUpdateStrategy {
   readonly updateWorkloads?: boolean;
 }
 
-export { sailRevisionName, sailVersion };
+/** Re-exported from the model, where topology.yaml's checks use them too. */
+export { SAIL_REVISION_TAG_MAX_LENGTH, sailRevisionName, sailVersion };
 
 /** Props of a Sail `Istio`. */
 export interface SailIstioProps {
@@ -208,8 +209,6 @@ export interface SailRevisionTagProps {
    */
   readonly annotations?: Record<string, string>;
 }
-
-export { SAIL_REVISION_TAG_MAX_LENGTH };
 
 /**
  * A Sail Operator `IstioRevisionTag` (`sailoperator.io/v1`, cluster-scoped): a stable name for sidecar injection
