@@ -89,6 +89,21 @@ function decodeStdBase64(s: string): Buffer {
   return Buffer.from(t, 'base64');
 }
 
+/** Session keys already decrypted, per private key (see hybridDecrypt). */
+const sessionKeys = new WeakMap<crypto.KeyObject, Map<string, Buffer>>();
+/** Private keys already parsed, by PEM. */
+const privateKeys = new Map<string, crypto.KeyObject>();
+
+/** The KeyObject of a PEM private key, parsed once. */
+function privateKeyOf(pem: string): crypto.KeyObject {
+  let key = privateKeys.get(pem);
+  if (key === undefined) {
+    key = crypto.createPrivateKey(pem);
+    privateKeys.set(pem, key);
+  }
+  return key;
+}
+
 /** `HybridDecrypt` with one private key. */
 function hybridDecrypt(privateKey: crypto.KeyObject, ciphertext: Buffer, label: Buffer): Buffer {
   if (ciphertext.length < 2) throw new Error('SealedSecret data is too short');
@@ -97,14 +112,22 @@ function hybridDecrypt(privateKey: crypto.KeyObject, ciphertext: Buffer, label: 
   const rsaCiphertext = ciphertext.subarray(2, rsaLen + 2);
   const aesCiphertext = ciphertext.subarray(rsaLen + 2);
 
-  let sessionKey: Buffer;
-  try {
-    sessionKey = crypto.privateDecrypt(
-      { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label },
-      rsaCiphertext,
-    );
-  } catch (e) {
-    throw new Error(`crypto/rsa: decryption error (label ${JSON.stringify(label.toString('utf8'))}): ${(e as Error).message}`);
+  // The RSA step is the expensive one, and the rollout model unseals the same objects again and again (each behaviour,
+  // each rollout): its result is remembered per key, label and ciphertext (failures are not).
+  const memo = sessionKeys.get(privateKey) ?? new Map<string, Buffer>();
+  sessionKeys.set(privateKey, memo);
+  const memoKey = `${label.toString('base64')}:${rsaCiphertext.toString('base64')}`;
+  let sessionKey = memo.get(memoKey);
+  if (sessionKey === undefined) {
+    try {
+      sessionKey = crypto.privateDecrypt(
+        { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label },
+        rsaCiphertext,
+      );
+    } catch (e) {
+      throw new Error(`crypto/rsa: decryption error (label ${JSON.stringify(label.toString('utf8'))}): ${(e as Error).message}`);
+    }
+    memo.set(memoKey, sessionKey);
   }
   if (![16, 24, 32].includes(sessionKey.length)) throw new Error(`crypto/aes: invalid key size ${sessionKey.length}`);
   if (aesCiphertext.length < GCM_TAG_BYTES) throw new Error('cipher: message authentication failed (no GCM tag)');
@@ -131,7 +154,7 @@ function hybridDecrypt(privateKey: crypto.KeyObject, ciphertext: Buffer, label: 
  * @param b64 the standard base64 ciphertext
  */
 export function unsealValue(privateKeyPem: string, namespace: string, name: string, b64: string): Buffer {
-  return hybridDecrypt(crypto.createPrivateKey(privateKeyPem), decodeStdBase64(b64), labelFor(namespace, name, undefined));
+  return hybridDecrypt(privateKeyOf(privateKeyPem), decodeStdBase64(b64), labelFor(namespace, name, undefined));
 }
 
 /**
@@ -147,7 +170,7 @@ export function unsealSealedSecret(
   sealedSecret: SealedSecretObject,
   behaviour: SealedSecretsBehaviour = 'template-wins',
 ): UnsealedSecret {
-  const key = crypto.createPrivateKey(privateKeyPem);
+  const key = privateKeyOf(privateKeyPem);
   const meta = sealedSecret.metadata;
   const spec = sealedSecret.spec;
   if (sealedSecret.kind !== undefined && sealedSecret.kind !== 'SealedSecret') throw new Error(`not a SealedSecret: kind ${sealedSecret.kind}`);
