@@ -181,7 +181,7 @@ export function remoteSecretName(peer: string): string {
 }
 
 /** The revision a tag or revision name resolves to, or undefined. */
-export function resolveRevision(mesh: Mesh, tagOrRevision: string | undefined): IstioRevision | undefined {
+export function revisionByTagOrName(mesh: Mesh, tagOrRevision: string | undefined): IstioRevision | undefined {
   const revs = mesh.istio.revisions;
   if (tagOrRevision === undefined) return revs.length === 1 ? revs[0] : undefined;
   const tag = mesh.istio.tags.find((t) => t.name === tagOrRevision);
@@ -197,7 +197,7 @@ export function resolveRevision(mesh: Mesh, tagOrRevision: string | undefined): 
 export function gatewayRevisionOf(mesh: Mesh): { readonly label?: string; readonly revision: IstioRevision } {
   const { gatewayRevision, tags, revisions } = mesh.istio;
   const label = gatewayRevision ?? (tags.some((t) => t.name === DEFAULT_TAG) ? DEFAULT_TAG : revisions[0].name);
-  const revision = resolveRevision(mesh, label ?? undefined) ?? revisions[0];
+  const revision = revisionByTagOrName(mesh, label) ?? revisions[0];
   return { label, revision };
 }
 
@@ -236,11 +236,6 @@ export function compareVersions(a: string, b: string): number {
   if (x.pre === undefined) return 1;
   if (y.pre === undefined) return -1;
   return x.pre < y.pre ? -1 : 1;
-}
-
-/** True when the mesh runs more than one revision (a canary upgrade is under way). */
-export function isCanary(mesh: Mesh): boolean {
-  return mesh.istio.revisions.length > 1;
 }
 
 /** `spec.version` as meshgen writes it in Sail resources: with the leading `v` the Sail CRDs' version enum wants. */
