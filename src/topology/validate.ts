@@ -37,10 +37,12 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode, path: 
       const expected = schema.enum
         ? `one of ${schema.enum.map((e) => show(e)).join(', ')}`
         : article(schema.type === 'object' ? 'mapping' : schema.type);
+      // YAML reads an unquoted 1.30 as the number 1.3 (and true, null, 0x1F as what they look like): quote a string.
+      const quote = schema.type === 'string' && (t === 'number' || t === 'integer' || t === 'boolean');
       out.push({
         path,
         message: `expected ${expected}, got ${t === 'null' ? 'an empty value' : `${article(t)} ${show(value)}`}`,
-        fix: fixFor(schema),
+        fix: quote ? `write it in quotes (unquoted, YAML reads ${article(t)}); ${fixFor(schema)}` : fixFor(schema),
       });
       return out;
     }
