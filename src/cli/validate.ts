@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_WARN_DAYS, validate } from '../commands/validate';
-import { formatProblem, InputError } from '../errors';
+import { formatProblem } from '../errors';
 import { type GlobalArgs, workdirOf } from './common';
 import type { Ctx } from './context';
 
@@ -29,14 +29,6 @@ export function validateCommand(io: Ctx): CommandModule<GlobalArgs, ValidateArgs
     handler: async (args) => {
       const workdir = workdirOf(args);
       const warnDays = args['warn-days'];
-      if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) {
-        throw new InputError({
-          file: 'command line',
-          path: '--warn-days',
-          message: Number.isNaN(warnDays) ? 'is not a number' : `${warnDays} is not supported`,
-          fix: `use a number of days from 0 to 36500 (default ${DEFAULT_WARN_DAYS})`,
-        });
-      }
       const r = await validate({ workdir, warnDays, crds: args.crds });
       for (const p of r.problems) io.stdout.write(`${formatProblem(p)}\n`);
       for (const w of r.warnings) io.stdout.write(`warning: ${w}\n`);

@@ -18,9 +18,10 @@ import { tokenFile } from '../secrets/tokens';
 import { loadTopology } from '../topology/load';
 import { type Cluster, ISTIO_NAMESPACE, type Mesh, remoteSecretName, remoteSecretPeers } from '../topology/model';
 import { DIST_DIR, runSynth, type SynthCollector } from './synth';
+import { checkWarnDays, DEFAULT_WARN_DAYS } from './validate';
 
 /** Certificates expiring within this many days need action unless `warnDays` says otherwise. */
-export const STATUS_WARN_DAYS = 30;
+export const STATUS_WARN_DAYS = DEFAULT_WARN_DAYS;
 
 /** Options of {@link status}. */
 export interface StatusOptions {
@@ -108,15 +109,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export async function status(opts: StatusOptions): Promise<StatusResult> {
   const workdir = path.resolve(opts.workdir);
-  const warnDays = opts.warnDays ?? STATUS_WARN_DAYS;
-  if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) {
-    throw new InputError({
-      file: 'command line',
-      path: '--warn-days',
-      message: Number.isNaN(warnDays) ? 'is not a number' : `${warnDays} is not supported`,
-      fix: `use a number of days from 0 to 36500 (default ${STATUS_WARN_DAYS})`,
-    });
-  }
+  const warnDays = checkWarnDays(opts.warnDays);
   return withWorkdirLock(workdir, 'meshgen status', 'shared', () => statusLocked(workdir, warnDays, opts.now ?? new Date()));
 }
 

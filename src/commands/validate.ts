@@ -21,6 +21,20 @@ import { DIST_DIR, runSynth } from './synth';
 /** Certificates expiring within this many days are reported unless `warnDays` says otherwise. */
 export const DEFAULT_WARN_DAYS = 30;
 
+/** The `--warn-days` of validate and status, checked: whole days from 0 to 36500, else an InputError (exit 2). */
+export function checkWarnDays(days: number | undefined): number {
+  const d = days ?? DEFAULT_WARN_DAYS;
+  if (!Number.isInteger(d) || d < 0 || d > 36500) {
+    throw new InputError({
+      file: 'command line',
+      path: '--warn-days',
+      message: Number.isNaN(d) ? 'is not a number' : `${d} is not supported`,
+      fix: `use a number of days from 0 to 36500 (default ${DEFAULT_WARN_DAYS})`,
+    });
+  }
+  return d;
+}
+
 /** Options of {@link validate}. */
 export interface ValidateOptions {
   /** The work directory holding topology.yaml, base.yaml, certs/, sealing-certs/, sealed/ and dist/. */
@@ -79,15 +93,13 @@ const REGENERATE = 'run `npm run synth` and commit the result';
  * I/O error). Returns every problem found, in the order of the checks; the work directory is not changed.
  */
 export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
-  return withWorkdirLock(opts.workdir, 'meshgen validate', 'shared', () => validateLocked(opts));
+  const warnDays = checkWarnDays(opts.warnDays);
+  return withWorkdirLock(opts.workdir, 'meshgen validate', 'shared', () => validateLocked({ ...opts, warnDays }));
 }
 
 async function validateLocked(opts: ValidateOptions): Promise<ValidateResult> {
   const workdir = path.resolve(opts.workdir);
-  const warnDays = opts.warnDays ?? DEFAULT_WARN_DAYS;
-  if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) {
-    throw new Error(`warnDays ${JSON.stringify(warnDays)} is not supported; use an integer from 0 to 36500 (default ${DEFAULT_WARN_DAYS})`);
-  }
+  const warnDays = opts.warnDays ?? DEFAULT_WARN_DAYS; // checked by validate()
   const v = new Validation(workdir, opts.now ?? new Date(), warnDays);
 
   // 1. Inputs.
