@@ -22,8 +22,8 @@ import { InputError, type Problem, show } from '../errors';
 import { writeFileAtomic } from '../fs-util';
 import { withWorkdirLock } from '../lock';
 import { parseTopology, readInput, TOPOLOGY_FILE } from '../topology/load';
-import { compareVersions, DEFAULT_TAG, gatewayRevisionOf, type Installer, type Mesh, sailRevisionFor } from '../topology/model';
-import { DNS1123_LABEL } from '../topology/schema';
+import { compareVersions, DEFAULT_TAG, gatewayRevisionOf, type Installer, type Mesh, remotesOf, sailRevisionFor } from '../topology/model';
+import { DNS1123_LABEL, TOPOLOGY_SCHEMA } from '../topology/schema';
 
 /** The steps that change topology.yaml. */
 export const UPGRADE_STEPS = ['add', 'tag', 'gateways', 'finish'] as const;
@@ -32,10 +32,14 @@ export type UpgradeStep = (typeof UPGRADE_STEPS)[number];
 /** Where an upgrade stands (see {@link upgradeStatus}). */
 export type UpgradePhase = 'stable' | 'canary added' | 'tags moving' | 'ready to finish';
 
-/** A revision name is a DNS-1123 label of at most this many characters (`istiod-<revision>` must fit Helm's 53). */
-const MAX_REVISION_NAME = 46;
-/** A tag name is a DNS-1123 label (the `istio.io/rev` value of namespaces). */
-const MAX_TAG_NAME = 63;
+/** The longest revision and tag names, as topology.yaml's schema has them (`istiod-<revision>` must fit Helm's 53). */
+function maxNameLength(key: 'revisions' | 'tags'): number {
+  const n = TOPOLOGY_SCHEMA.properties?.istio?.properties?.[key]?.propertyNames?.maxLength;
+  if (n === undefined) throw new Error(`the topology schema has no maxLength for istio.${key} names`);
+  return n;
+}
+const MAX_REVISION_NAME = maxNameLength('revisions');
+const MAX_TAG_NAME = maxNameLength('tags');
 /** Istio supports canary upgrades across at most this many minor versions. */
 const MAX_MINOR_JUMP = 2;
 
@@ -123,7 +127,7 @@ export function waitLines(step: UpgradeStep | 'before-finish', v: { old?: string
  * primaries serving remotes and on remotes: there it must be deleted by hand.
  */
 export function sailPruneLines(mesh: Mesh, old: string): string[] {
-  const external = mesh.clusters.filter((c) => c.role === 'remote' || mesh.clusters.some((r) => r.primary === c.name));
+  const external = mesh.clusters.filter((c) => c.role === 'remote' || remotesOf(mesh, c).length > 0);
   const lines = [
     `every cluster synced; Sail deletes IstioRevision ${old} (its istiod and webhooks) by itself once nothing uses it (30 s grace by default)`,
   ];
