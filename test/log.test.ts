@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../src/cli/main';
 import { formatDuration, type Logger, progressCounter, streamLogger } from '../src/log';
+import { type CliResult, runCli } from './helpers/cli';
 import { makeExampleWorkdir } from './helpers/workdir';
 
 /** What a progress line starts with: back to the start of the line, erase it. */
@@ -90,20 +89,8 @@ test('progressCounter: n/total, detail and an estimate from the rate so far; thr
 });
 
 /** `meshgen <args>` in-process with stderr a (fake) terminal or not. */
-async function run(args: string[], tty: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough() as unknown as NodeJS.WriteStream & { isTTY: boolean };
-  err.isTTY = tty;
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => {
-    stdout += c;
-  });
-  (err as unknown as PassThrough).on('data', (c) => {
-    stderr += c;
-  });
-  const code = await main(args, { stdout: out, stderr: err, stdin: Readable.from([]) });
-  return { code, stdout, stderr };
+function run(args: string[], tty: boolean): Promise<CliResult> {
+  return runCli(args, '', { tty });
 }
 
 test('synth and rotate: key generation and sealing show n/total with an estimate on a TTY, nothing otherwise', async () => {

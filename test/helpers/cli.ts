@@ -8,10 +8,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `meshgen <args>` in-process with captured streams (and `stdin` as its input). */
-export async function runCli(args: readonly string[], stdin = ''): Promise<CliResult> {
+/**
+ * Runs `meshgen <args>` in-process with captured streams (and `stdin` as its input); `tty`: stderr claims to be a
+ * terminal (progress is shown only there).
+ */
+export async function runCli(args: readonly string[], stdin = '', opts: { readonly tty?: boolean } = {}): Promise<CliResult> {
   const out = new PassThrough();
-  const err = new PassThrough() as unknown as NodeJS.WriteStream;
+  const err = new PassThrough() as unknown as NodeJS.WriteStream & { isTTY?: boolean };
+  if (opts.tty) err.isTTY = true;
   let stdout = '';
   let stderr = '';
   out.on('data', (c) => {
